@@ -1,0 +1,3 @@
+from bertkit.cli.app import main
+
+main()

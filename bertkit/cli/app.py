@@ -1,0 +1,71 @@
+"""The ``bertkit`` command: git-style subcommands over the library API.
+
+Every user error (BertkitError, a bad option) prints one line on stderr and exits
+with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from bertkit.errors import BertkitError
+
+app = typer.Typer(
+    name="bertkit",
+    help="Put BERT-family encoders to work: embed, classify, answer questions, inspect.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _register() -> None:
+    from bertkit.cli import embed, inspect, tour
+
+    app.command("embed", help=embed.embed_command.__doc__)(embed.embed_command)
+    app.command("inspect", help=inspect.inspect_command.__doc__)(inspect.inspect_command)
+    app.command("tour", help=tour.tour_command.__doc__)(tour.tour_command)
+    # Sub-applications (one module each) are added here:
+    # --- subcommands ---
+
+
+_register()
+
+
+def error(message: str) -> None:
+    """Print a one-line error on stderr."""
+    print(f"bertkit: error: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns (and exits with) the process exit code."""
+    try:
+        app(args=argv, prog_name="bertkit", standalone_mode=False)
+        code = 0
+    except BertkitError as exc:
+        error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        code = 2
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        error(exc.format_message().replace("\n", " "))
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        error("aborted")
+        code = 130
+    except KeyboardInterrupt:
+        error("interrupted")
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

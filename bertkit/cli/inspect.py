@@ -1,0 +1,73 @@
+"""``bertkit inspect``: what a model is made of and what it sees."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from bertkit.cli.options import JsonOpt, ModelOpt, out_console
+from bertkit.encoder.loading import load_model
+from bertkit.errors import UsageError
+from bertkit.inspection import describe_model, token_table
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def inspect_command(
+    model: Optional[str] = ModelOpt,
+    text: Optional[str] = typer.Option(None, "--text", help="Show how this text is tokenized."),
+    pair: Optional[str] = typer.Option(None, "--pair", help="A second segment: [CLS] text [SEP] pair [SEP]."),
+    depth: int = typer.Option(3, "--depth", min=1, max=8, help="Module tree depth."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show a model's parts (embedding tables, layers, parameter counts) and its view of a text."""
+    if pair is not None and text is None:
+        raise UsageError("--pair needs --text (the first segment)")
+    loaded = load_model(model)
+    anatomy = describe_model(loaded.model, max_depth=depth)
+    rows = token_table(loaded.tokenizer, text, pair, max_length=loaded.max_length, config=loaded.model.config) if text is not None else []
+    if as_json:
+        result = {"model": str(loaded.path), "has_pooler": loaded.has_pooler, "max_length": loaded.max_length, **anatomy.to_dict()}
+        if text is not None:
+            result["tokens"] = [r.to_dict() for r in rows]
+        out_console.print_json(json.dumps(result))
+        return
+
+    out_console.print(f"[bold]{loaded.path}[/bold]")
+    out_console.print(
+        f"{anatomy.architecture} ({anatomy.model_type}): {anatomy.num_layers} layers, hidden {anatomy.hidden_size}, "
+        f"{anatomy.num_heads} heads, feed-forward {anatomy.intermediate_size}, max length {loaded.max_length}; "
+        f"{_fmt(anatomy.total_params)} parameters, {_fmt(anatomy.trainable_params)} trainable; "
+        f"pooler: {'yes (trained)' if loaded.has_pooler else 'none'}"
+    )
+    table = Table(title="Embedding layer: the sum of three learned tables, then LayerNorm")
+    for col in ("part", "role", "shape", "parameters", "trainable"):
+        table.add_column(col, justify="right" if col == "parameters" else "left")
+    for e in anatomy.embeddings:
+        table.add_row(e.name, e.role, " x ".join(map(str, e.shape)), _fmt(e.params), "yes" if e.trainable else "no")
+    out_console.print(table)
+
+    tree = Tree(f"{anatomy.architecture}  {_fmt(anatomy.tree.params)}")
+
+    def add(node, branch):
+        for child in node.children:
+            frozen = "" if child.trainable == child.params else f"  ({_fmt(child.trainable)} trainable)"
+            add(child, branch.add(f"{child.name.split('.')[-1]}: {child.kind}  {_fmt(child.params)}{frozen}"))
+
+    add(anatomy.tree, tree)
+    out_console.print(tree)
+
+    if rows:
+        tok = Table(title="What the model sees")
+        for col in ("#", "token", "id", "type", "position", "mask", "chars"):
+            tok.add_column(col)
+        for r in rows:
+            chars = "" if r.span is None else f"{r.span[0]}-{r.span[1]}"
+            tok.add_row(str(r.index), r.token, str(r.id), str(r.token_type), str(r.position), str(r.mask), chars)
+        out_console.print(tok)

@@ -1,0 +1,62 @@
+"""``bertkit tour``: a short run through each job on the default model.
+
+Each section is a small function over the library API; the classification and QA
+sections join once their shipped models exist.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from bertkit.cli.options import ModelOpt, out_console
+
+SENTENCES = [
+    "A gorgeous, witty film that stays with you.",
+    "The movie was a delight from start to finish.",
+    "A dull, lifeless mess of a film.",
+    "The stock market fell sharply on Monday.",
+]
+
+
+def tour_embeddings(model: Optional[str]) -> None:
+    from bertkit.embeddings import Embedder
+
+    out_console.rule("[bold]1. Embeddings")
+    base = Embedder(model, pooling="mean", normalize=True)
+    out_console.print(f"Cosine similarity of sentence 1 to the others, for several poolings ({base.encoder.path.name}):")
+    table = Table()
+    table.add_column("pooling")
+    table.add_column("dim", justify="right")
+    for i in range(1, len(SENTENCES)):
+        table.add_column(f"vs {i + 1}", justify="right")
+    for pooling in ("mean", "cls", "max", "mean_sqrt_len", "mean+max", "weighted_layer"):
+        emb = Embedder(pooling=pooling, normalize=True, encoder=base.encoder)
+        v = emb.embed(SENTENCES)
+        sims = v[1:] @ v[0]
+        table.add_row(pooling, str(v.shape[1]), *[f"{s:.3f}" for s in sims])
+    out_console.print(table)
+    for i, s in enumerate(SENTENCES, 1):
+        out_console.print(f"  {i}. {s}")
+    words = base.embed_words(["Unbelievably charming."])[0]
+    out_console.print(f"Word vectors from sub-word pieces: {words.words} -> {words.vectors.shape}")
+
+
+def tour_inspect(model: Optional[str]) -> None:
+    from bertkit.cli.inspect import inspect_command
+
+    out_console.rule("[bold]2. Inspect")
+    inspect_command(model=model, text="Who wrote War and Peace?", pair="Tolstoy wrote it.", depth=1, as_json=False)
+
+
+SECTIONS = [tour_embeddings, tour_inspect]
+
+
+def tour_command(model: Optional[str] = ModelOpt) -> None:
+    """A short tour of bertkit's jobs on the default model (or --model)."""
+    np.set_printoptions(precision=3, suppress=True)
+    for section in SECTIONS:
+        section(model)

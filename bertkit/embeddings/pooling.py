@@ -1,0 +1,240 @@
+"""Pooling strategies as modules, chosen by name from a registry.
+
+``build_pooling("mean+max", hidden_size=384, num_layers=6)`` gives a module that maps a
+:class:`PoolingInput` to a :class:`PoolingOutput` of shape (B, D). Strategies:
+
+============== ==================================================================
+cls            the first token's state
+pooler         the model's own pooler output (dense + tanh over [CLS]); error if the
+               model has none or its checkpoint holds no trained pooler weights
+mean           mean over real tokens
+max / min      element-wise max / min over real tokens
+mean_sqrt_len  sum over real tokens / sqrt(token count)
+weighted_layer learned softmax weights over hidden layers ``layer_start..L``, then a
+               mean over tokens; untrained it is the uniform average of those layers
+attention      learned token scorer (Linear, LayerNorm, GELU, Linear) and a masked
+               softmax; returns the per-token weights; untrained (zero last layer)
+               every token weighs the same, i.e. it starts as mean pooling
+============== ==================================================================
+
+``a+b`` concatenates strategies (``mean+max`` has dimension 2H).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from bertkit.embeddings import functional as F
+from bertkit.errors import UsageError, choice_error
+
+__all__ = [
+    "PoolingInput",
+    "PoolingOutput",
+    "Pooling",
+    "POOLINGS",
+    "register_pooling",
+    "pooling_names",
+    "build_pooling",
+    "split_pooling_spec",
+]
+
+
+@dataclass
+class PoolingInput:
+    tokens: Tensor  # (B, T, H) token states of the selected layer(s)
+    mask: Tensor  # (B, T) 1 = real token, 0 = padding
+    hidden_states: tuple[Tensor, ...] | None = None  # (L+1) x (B, T, H), when requested
+    pooler_output: Tensor | None = None  # (B, H), when the model has a trained pooler
+
+
+@dataclass
+class PoolingOutput:
+    vector: Tensor  # (B, D)
+    token_weights: Tensor | None = None  # (B, T) for attention pooling
+
+
+class Pooling(nn.Module):
+    """Base class: subclasses set ``name`` and implement ``forward``."""
+
+    name: str = ""
+    needs_hidden_states: bool = False  # True when every layer's states are needed
+    needs_pooler: bool = False
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+
+    @property
+    def output_dim(self) -> int:
+        return self.hidden_size
+
+    @property
+    def spec(self) -> str:
+        return self.name
+
+    def forward(self, inputs: PoolingInput) -> PoolingOutput:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+POOLINGS: dict[str, Callable[..., Pooling]] = {}
+
+
+def register_pooling(name: str) -> Callable:
+    """Class decorator: make a strategy available to :func:`build_pooling` by ``name``."""
+
+    def decorate(cls):
+        cls.name = name
+        POOLINGS[name] = cls
+        return cls
+
+    return decorate
+
+
+def pooling_names() -> list[str]:
+    return list(POOLINGS)
+
+
+class _Statistic(Pooling):
+    fn: Callable[[Tensor, Tensor], Tensor]
+
+    def forward(self, inputs: PoolingInput) -> PoolingOutput:
+        return PoolingOutput(type(self).fn(inputs.tokens, inputs.mask))
+
+
+@register_pooling("cls")
+class ClsPooling(_Statistic):
+    fn = staticmethod(F.cls_pool)
+
+
+@register_pooling("mean")
+class MeanPooling(_Statistic):
+    fn = staticmethod(F.mean_pool)
+
+
+@register_pooling("max")
+class MaxPooling(_Statistic):
+    fn = staticmethod(F.max_pool)
+
+
+@register_pooling("min")
+class MinPooling(_Statistic):
+    fn = staticmethod(F.min_pool)
+
+
+@register_pooling("mean_sqrt_len")
+class MeanSqrtLenPooling(_Statistic):
+    fn = staticmethod(F.mean_sqrt_len_pool)
+
+
+@register_pooling("pooler")
+class PoolerPooling(Pooling):
+    needs_pooler = True
+
+    def forward(self, inputs: PoolingInput) -> PoolingOutput:
+        if inputs.pooler_output is None:
+            raise UsageError(
+                "pooling 'pooler' needs the model's trained pooler (dense + tanh), and this model has none; "
+                f"use another pooling: {', '.join(n for n in POOLINGS if n != 'pooler')}"
+            )
+        return PoolingOutput(F.cls_pool(inputs.pooler_output.unsqueeze(1), inputs.mask[:, :1]))
+
+
+@register_pooling("weighted_layer")
+class WeightedLayerPooling(Pooling):
+    """Softmax-normalised learned weights over layers ``layer_start..L``, then mean over tokens."""
+
+    needs_hidden_states = True
+
+    def __init__(self, hidden_size: int, num_layers: int, layer_start: int | None = None) -> None:
+        super().__init__(hidden_size)
+        layer_start = max(1, num_layers // 2) if layer_start is None else int(layer_start)
+        if not 0 <= layer_start <= num_layers:
+            raise UsageError(f"weighted_layer layer_start {layer_start} out of range 0..{num_layers}")
+        self.num_layers = num_layers
+        self.layer_start = layer_start
+        self.layer_logits = nn.Parameter(torch.zeros(num_layers + 1 - layer_start))
+
+    def layer_weights(self) -> Tensor:
+        return torch.softmax(self.layer_logits.float(), dim=0)  # (K,)
+
+    def forward(self, inputs: PoolingInput) -> PoolingOutput:
+        if inputs.hidden_states is None:
+            raise ValueError("weighted_layer pooling needs hidden_states of every layer")
+        layers = torch.stack(inputs.hidden_states[self.layer_start :], dim=0)  # (K, B, T, H)
+        w = self.layer_weights().to(layers.device)
+        mixed = torch.einsum("kbth,k->bth", layers.float(), w).to(inputs.tokens.dtype)  # (B, T, H)
+        return PoolingOutput(F.mean_pool(mixed, inputs.mask))
+
+
+@register_pooling("attention")
+class AttentionPooling(Pooling):
+    """A learned scorer gives each token a weight (masked softmax); the vector is the weighted sum."""
+
+    def __init__(self, hidden_size: int, scorer_size: int | None = None) -> None:
+        super().__init__(hidden_size)
+        inner = scorer_size or hidden_size
+        self.scorer = nn.Sequential(
+            nn.Linear(hidden_size, inner), nn.LayerNorm(inner), nn.GELU(), nn.Linear(inner, 1)
+        )
+        # Zero last layer: untrained, all tokens weigh the same (mean pooling).
+        nn.init.zeros_(self.scorer[-1].weight)
+        nn.init.zeros_(self.scorer[-1].bias)
+
+    def forward(self, inputs: PoolingInput) -> PoolingOutput:
+        keep = inputs.mask.bool().unsqueeze(-1)  # (B, T, 1)
+        tokens = torch.where(keep, inputs.tokens, torch.zeros((), dtype=inputs.tokens.dtype, device=inputs.tokens.device))
+        scores = self.scorer(tokens).squeeze(-1)  # (B, T)
+        weights = F.masked_softmax(scores, inputs.mask)  # (B, T)
+        return PoolingOutput(F.weighted_sum(tokens, weights), token_weights=weights)
+
+
+class CombinedPooling(Pooling):
+    """``a+b+...``: strategies side by side, concatenated."""
+
+    def __init__(self, parts: list[Pooling]) -> None:
+        super().__init__(parts[0].hidden_size)
+        self.parts = nn.ModuleList(parts)
+        self.needs_hidden_states = any(p.needs_hidden_states for p in parts)
+        self.needs_pooler = any(p.needs_pooler for p in parts)
+
+    @property
+    def output_dim(self) -> int:
+        return sum(p.output_dim for p in self.parts)
+
+    @property
+    def spec(self) -> str:
+        return "+".join(p.name for p in self.parts)
+
+    def forward(self, inputs: PoolingInput) -> PoolingOutput:
+        outs = [p(inputs) for p in self.parts]
+        weights = next((o.token_weights for o in outs if o.token_weights is not None), None)
+        return PoolingOutput(torch.cat([o.vector for o in outs], dim=-1), token_weights=weights)
+
+
+def split_pooling_spec(spec: str) -> list[str]:
+    """Validate ``spec`` ("mean", "mean+max") and return its parts."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise choice_error("pooling", spec, pooling_names())
+    parts = [p.strip() for p in spec.split("+")]
+    for p in parts:
+        if p not in POOLINGS:
+            raise choice_error("pooling", p, pooling_names())
+    if len(set(parts)) != len(parts):
+        raise UsageError(f"pooling {spec!r} repeats a strategy")
+    return parts
+
+
+def build_pooling(spec: str, hidden_size: int, num_layers: int, *, layer_start: int | None = None) -> Pooling:
+    """Build the pooling module named by ``spec`` (``+`` concatenates strategies)."""
+
+    def one(name: str) -> Pooling:
+        if name == "weighted_layer":
+            return WeightedLayerPooling(hidden_size, num_layers, layer_start)
+        return POOLINGS[name](hidden_size)
+
+    parts = [one(n) for n in split_pooling_spec(spec)]
+    return parts[0] if len(parts) == 1 else CombinedPooling(parts)

@@ -1,0 +1,60 @@
+"""Length-sorted batching with dynamic padding.
+
+Sorting texts by token count before batching means each batch is padded only to its
+own longest member, which is where most of the speed over naive batching comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["length_sorted_batches", "pad_batch"]
+
+
+def length_sorted_batches(
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None = None
+) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first.
+
+    A batch holds at most ``batch_size`` items and, when ``max_tokens`` is given, at most
+    ``max_tokens`` padded tokens (batch size x longest length); a single item longer
+    than the budget still gets a batch of its own.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order.tolist():
+        length = int(lengths[i])
+        new_longest = max(longest, length)
+        too_many = len(current) >= batch_size
+        too_big = max_tokens is not None and current and new_longest * (len(current) + 1) > max_tokens
+        if current and (too_many or too_big):
+            batches.append(current)
+            current, new_longest = [], length
+        current.append(i)
+        longest = new_longest
+    if current:
+        batches.append(current)
+    return batches
+
+
+def pad_batch(
+    features: Sequence[dict[str, Sequence[int]]], pad_token_id: int, keys: Sequence[str]
+) -> dict[str, torch.Tensor]:
+    """Right-pad lists of ids to the batch's longest item. # -> each (B, T) int64"""
+    longest = max(len(f["input_ids"]) for f in features)
+    out: dict[str, torch.Tensor] = {}
+    for key in keys:
+        fill = pad_token_id if key == "input_ids" else 0
+        arr = np.full((len(features), longest), fill, dtype=np.int64)
+        for row, f in enumerate(features):
+            values = f[key]
+            arr[row, : len(values)] = values
+        out[key] = torch.from_numpy(arr)
+    return out

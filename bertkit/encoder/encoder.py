@@ -1,0 +1,190 @@
+"""The Encoder: a tokenizer and a BERT-family model, with batching, devices and dtypes.
+
+It turns texts (or text pairs) into token windows, pads them in length-sorted batches,
+and runs the model. Higher layers (embeddings, classification, QA) build on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from bertkit.encoder.batching import length_sorted_batches, pad_batch
+from bertkit.encoder.loading import load_model
+from bertkit.errors import UsageError, choice_error
+
+__all__ = ["DTYPES", "EncoderOutput", "Windows", "Encoder", "resolve_device"]
+
+DTYPES = ("fp32", "bf16", "fp16")
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise UsageError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto")
+    return dev
+
+
+@dataclass
+class EncoderOutput:
+    last_hidden_state: Tensor  # (B, T, H)
+    attention_mask: Tensor  # (B, T)
+    hidden_states: tuple[Tensor, ...] | None = None  # (L+1) x (B, T, H)
+    pooler_output: Tensor | None = None  # (B, H)
+
+
+@dataclass
+class Windows:
+    """Tokenized inputs: one or more windows per text (more only for long texts)."""
+
+    features: list[dict[str, list]]  # per window: input_ids, attention_mask, [token_type_ids], ...
+    sample: list[int]  # window -> index of its text
+    num_texts: int
+    truncated: int = 0  # texts that were cut (truncate mode) or split (window mode)
+    word_ids: list[list[int | None]] = field(default_factory=list)  # per window, when requested
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(f["input_ids"]) for f in self.features]
+
+
+class Encoder:
+    """A tokenizer and an encoder model, ready for batched inference or training.
+
+    ``model`` is a local Hugging Face directory; ``None`` loads the packaged
+    all-MiniLM-L6-v2. ``dtype`` "bf16"/"fp16" runs the forward pass under autocast.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "fp32",
+        max_length: int | None = None,
+    ) -> None:
+        if dtype not in DTYPES:
+            raise choice_error("dtype", dtype, DTYPES)
+        self.device = resolve_device(device)
+        if dtype == "fp16" and self.device.type != "cuda":
+            raise UsageError("dtype 'fp16' needs a CUDA device; on CPU use bf16 or fp32")
+        loaded = load_model(model)
+        self.path = loaded.path
+        self.tokenizer = loaded.tokenizer
+        self.model = loaded.model.to(self.device)
+        self.has_pooler = loaded.has_pooler
+        self.model_max_length = loaded.max_length
+        self.dtype = dtype
+        self.max_length = self._check_max_length(max_length)
+        self.input_keys = [
+            k for k in ("input_ids", "token_type_ids", "attention_mask") if k in self.tokenizer.model_input_names
+        ]
+        if "attention_mask" not in self.input_keys:
+            self.input_keys.append("attention_mask")
+
+    # -- facts about the model -------------------------------------------------------
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def hidden_size(self) -> int:
+        return int(getattr(self.config, "hidden_size", None) or getattr(self.config, "dim"))
+
+    @property
+    def num_layers(self) -> int:
+        return int(getattr(self.config, "num_hidden_layers", None) or getattr(self.config, "n_layers"))
+
+    def _check_max_length(self, max_length: int | None) -> int:
+        if max_length is None:
+            return self.model_max_length
+        limit = self.model_max_length if self.model_max_length > 0 else 512
+        positions = getattr(self.config, "max_position_embeddings", limit)
+        if not 2 < int(max_length) <= max(limit, positions):
+            raise UsageError(f"max_length {max_length} out of range; this model takes 3..{max(limit, positions)} tokens")
+        return int(max_length)
+
+    # -- tokenizing and batching -----------------------------------------------------
+    def tokenize(
+        self,
+        texts: Sequence[str],
+        pairs: Sequence[str] | None = None,
+        *,
+        windows: bool = False,
+        stride: int | None = None,
+        word_ids: bool = False,
+        offsets: bool = False,
+    ) -> Windows:
+        """Tokenize to windows of at most ``max_length`` tokens.
+
+        ``windows=False`` truncates (one window per text, ``truncated`` counts the cut
+        ones); ``windows=True`` splits long texts into windows overlapping by ``stride``
+        tokens (default a quarter of ``max_length``).
+        """
+        texts = list(texts)
+        if stride is None:
+            stride = self.max_length // 4
+        kwargs = dict(
+            truncation="only_second" if pairs is not None else True,
+            max_length=self.max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=offsets,
+            return_token_type_ids="token_type_ids" in self.input_keys,
+        )
+        enc = self.tokenizer(texts, list(pairs), **kwargs) if pairs is not None else self.tokenizer(texts, **kwargs)
+        mapping = list(enc["overflow_to_sample_mapping"])
+        keep: list[int] = []
+        seen: set[int] = set()
+        truncated: set[int] = set()
+        for k, s in enumerate(mapping):
+            if s in seen:
+                truncated.add(s)
+                if not windows:
+                    continue
+            seen.add(s)
+            keep.append(k)
+        keys = [k for k in enc.keys() if k != "overflow_to_sample_mapping"]
+        feats = [{key: enc[key][k] for key in keys} for k in keep]
+        wids = [enc.word_ids(k) for k in keep] if word_ids else []
+        return Windows(feats, [mapping[k] for k in keep], len(texts), len(truncated), wids)
+
+    def batches(
+        self, windows: Windows, batch_size: int, max_tokens: int | None = None
+    ) -> Iterator[tuple[list[int], dict[str, Tensor]]]:
+        """(window indices, padded tensors on the device) in length-sorted order."""
+        for idx in length_sorted_batches(windows.lengths, batch_size, max_tokens):
+            batch = pad_batch([windows.features[i] for i in idx], self.tokenizer.pad_token_id or 0, self.input_keys)
+            yield idx, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    # -- running the model -----------------------------------------------------------
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Autocast for bf16/fp16, a no-op for fp32."""
+        if self.dtype == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.dtype == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def forward(self, batch: dict[str, Tensor], *, hidden_states: bool = False) -> EncoderOutput:
+        """Run the encoder on a padded batch (no grad handling: callers choose)."""
+        inputs = {k: v for k, v in batch.items() if k in self.input_keys}
+        with self.autocast():
+            out = self.model(**inputs, output_hidden_states=hidden_states, return_dict=True)
+        pooler = getattr(out, "pooler_output", None) if self.has_pooler else None
+        return EncoderOutput(
+            last_hidden_state=out.last_hidden_state,
+            attention_mask=batch["attention_mask"],
+            hidden_states=tuple(out.hidden_states) if hidden_states else None,
+            pooler_output=pooler,
+        )

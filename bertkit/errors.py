@@ -1,0 +1,32 @@
+"""User-facing errors.
+
+Anything the user can fix (a bad path, a bad option, a malformed file) raises
+:class:`BertkitError`. The CLI prints its message on one line and exits with code 2;
+library users catch it like any exception. ``UsageError`` subclasses ``ValueError`` so
+that validation of names (pooling, layers, dtype) reads as the usual ``ValueError``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BertkitError", "UsageError", "InputError", "ModelLoadError"]
+
+
+class BertkitError(Exception):
+    """An error caused by user input; its message is a single line meant for the user."""
+
+
+class UsageError(BertkitError, ValueError):
+    """A bad option value: the message names the value and the valid options."""
+
+
+class InputError(BertkitError):
+    """A problem in an input file: the message names the file (and line or field)."""
+
+
+class ModelLoadError(BertkitError):
+    """A model directory that is missing, incomplete or not loadable."""
+
+
+def choice_error(what: str, value: object, options: list[str] | tuple[str, ...]) -> UsageError:
+    """`unknown pooling 'foo'; valid options: cls, mean, ...` as a UsageError."""
+    return UsageError(f"unknown {what} {value!r}; valid options: {', '.join(options)}")
