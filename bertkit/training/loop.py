@@ -1,0 +1,245 @@
+"""A task-agnostic training loop: epochs, AdamW + schedule, clipping, bf16, freezing,
+evaluation each epoch, best weights kept, early stopping, atomic checkpoints and resume.
+
+The task supplies four things::
+
+    batches(epoch) -> Sequence[batch]        # seeded by epoch, e.g. grouped_batches(...)
+    loss_fn(model, batch) -> Tensor          # scalar loss (moves the batch to the device)
+    evaluate(model) -> dict[str, float]      # called under no_grad with model.eval()
+    config: TrainConfig
+
+A run killed at any point continues with ``fit(resume=True)`` from its last checkpoint,
+mid-epoch included: batch order depends only on (seed, epoch), so the finished batches
+of the current epoch are skipped and the RNG state is restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from bertkit.training.checkpoint import TrainState, find_checkpoint, load_checkpoint, load_weights, save_checkpoint, save_weights
+from bertkit.training.optim import build_optimizer, build_param_groups, linear_schedule
+from bertkit.training.seed import seed_everything
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "freeze_prefix"]
+
+CHECKPOINT_DIR = "checkpoint"
+BEST_FILE = "best.safetensors"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 3
+    lr: float = 3e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1  # fraction of all steps spent warming up
+    layer_lr_decay: float = 1.0  # < 1: lower encoder layers learn more slowly
+    max_grad_norm: float | None = 1.0  # gradient clipping (None: off)
+    dtype: str = "fp32"  # fp32 or bf16 (autocast)
+    freeze_epochs: int = 0  # first N epochs: parameters under encoder_prefix frozen
+    patience: int | None = None  # early stopping after N epochs without improvement
+    metric: str = "accuracy"  # key of evaluate()'s dict that picks the best epoch
+    greater_is_better: bool = True
+    seed: int = 42
+    checkpoint_every: int = 200  # steps between mid-epoch checkpoints (0: epoch ends only)
+    encoder_prefix: str = "encoder."
+    num_layers: int | None = None  # encoder layers, for layer_lr_decay (None: from names)
+    keep_checkpoint: bool = False  # keep the last checkpoint after a finished run
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("fp32", "bf16"):
+            raise ValueError(f"training dtype must be fp32 or bf16, got {self.dtype!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if not 0 <= self.freeze_epochs <= self.epochs:
+            raise ValueError(f"freeze_epochs must be in 0..epochs ({self.epochs}), got {self.freeze_epochs}")
+
+
+@dataclass
+class TrainResult:
+    history: list[dict]
+    best_metric: float | None
+    best_epoch: int | None
+    stopped_early: bool
+    resumed_at: tuple[int, int] | None  # (epoch, step in epoch) a resumed run started from
+    seconds: float
+    steps: int
+    examples: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def freeze_prefix(prefix: str) -> Callable[[nn.Module, bool], None]:
+    """A freeze hook: (un)freeze every parameter whose name starts with ``prefix``."""
+
+    def freeze(model: nn.Module, frozen: bool) -> None:
+        for name, param in model.named_parameters():
+            if name.startswith(prefix):
+                param.requires_grad_(not frozen)
+
+    return freeze
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: nn.Module,
+        batches: Callable[[int], Sequence[Any]],
+        loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+        evaluate: Callable[[nn.Module], dict[str, float]] | None,
+        config: TrainConfig,
+        *,
+        out_dir: str | Path | None = None,
+        freeze: Callable[[nn.Module, bool], None] | None = None,
+        batch_size_of: Callable[[Any], int] = len,
+        progress: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.batches = batches
+        self.loss_fn = loss_fn
+        self.evaluate = evaluate
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.freeze = freeze or freeze_prefix(config.encoder_prefix)
+        self.batch_size_of = batch_size_of
+        self.progress = progress
+        self.log = log or (lambda message: None)
+        self.device = next(iter(model.parameters())).device
+
+    # -- pieces ----------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.config.dtype == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _better(self, value: float, best: float | None) -> bool:
+        if best is None or math.isnan(best):
+            return not math.isnan(value)
+        return value > best if self.config.greater_is_better else value < best
+
+    def _checkpoint(self, optimizer, scheduler, state: TrainState) -> None:
+        if self.out_dir is not None:
+            save_checkpoint(self.out_dir / CHECKPOINT_DIR, self.model, optimizer, scheduler, state)
+
+    def _run_evaluate(self) -> dict[str, float]:
+        if self.evaluate is None:
+            return {}
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.evaluate(self.model)
+        self.model.train()
+        return {k: float(v) for k, v in metrics.items()}
+
+    # -- the loop --------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> TrainResult:
+        cfg = self.config
+        seed_everything(cfg.seed)
+        steps_per_epoch = len(self.batches(0))
+        total_steps = steps_per_epoch * cfg.epochs
+        groups = build_param_groups(
+            self.model, lr=cfg.lr, weight_decay=cfg.weight_decay, layer_lr_decay=cfg.layer_lr_decay,
+            num_layers=cfg.num_layers, encoder_prefix=cfg.encoder_prefix,
+        )
+        optimizer = build_optimizer(groups, cfg.lr)
+        scheduler = linear_schedule(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
+        state = TrainState(seed=cfg.seed)
+        resumed_at = None
+        if resume and self.out_dir is not None and find_checkpoint(self.out_dir / CHECKPOINT_DIR):
+            state = load_checkpoint(self.out_dir / CHECKPOINT_DIR, self.model, optimizer, scheduler)
+            resumed_at = (state.epoch, state.step_in_epoch)
+            self.log(f"resumed from checkpoint: epoch {state.epoch + 1}, step {state.step_in_epoch} of {steps_per_epoch}")
+        elif resume:
+            self.log("no checkpoint to resume from; starting from the beginning")
+        start = time.perf_counter()
+        examples = 0
+        stopped_early = False
+        self.model.train()
+        while state.epoch < cfg.epochs:
+            epoch = state.epoch
+            frozen = epoch < cfg.freeze_epochs
+            self.freeze(self.model, frozen)
+            batches = self.batches(epoch)
+            epoch_start = time.perf_counter()
+            bar = tqdm(
+                total=len(batches), initial=state.step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                unit="batch", disable=not self.progress, leave=False,
+            )
+            for i in range(state.step_in_epoch, len(batches)):
+                batch = batches[i]
+                with self._autocast():
+                    loss = self.loss_fn(self.model, batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.max_grad_norm:
+                    trainable = [p for p in self.model.parameters() if p.grad is not None]
+                    torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                state.running_loss += float(loss.detach())
+                state.step_in_epoch = i + 1
+                state.global_step += 1
+                examples += self.batch_size_of(batch)
+                bar.update(1)
+                bar.set_postfix(loss=f"{state.running_loss / state.step_in_epoch:.4f}")
+                if cfg.checkpoint_every and state.global_step % cfg.checkpoint_every == 0 and i + 1 < len(batches):
+                    self._checkpoint(optimizer, scheduler, state)
+            bar.close()
+            metrics = self._run_evaluate()
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": state.running_loss / max(1, len(batches)),
+                "lr": scheduler.get_last_lr()[0],
+                "frozen": frozen,
+                "seconds": round(time.perf_counter() - epoch_start, 3),
+                **metrics,
+            }
+            state.history.append(record)
+            self.log(_describe(record, cfg.metric))
+            value = metrics.get(cfg.metric)
+            if value is not None and self._better(value, state.best_metric):
+                state.best_metric, state.best_epoch, state.epochs_without_improvement = value, epoch + 1, 0
+                if self.out_dir is not None:
+                    save_weights(self.model, self.out_dir / BEST_FILE)
+            elif value is not None:
+                state.epochs_without_improvement += 1
+            state.epoch, state.step_in_epoch, state.running_loss = epoch + 1, 0, 0.0
+            if cfg.patience is not None and state.epochs_without_improvement >= cfg.patience and state.epoch < cfg.epochs:
+                stopped_early = True
+                state.extra["stopped_early"] = True
+                self.log(f"early stopping: no improvement in {cfg.metric} for {cfg.patience} epoch(s)")
+                state.epoch = cfg.epochs
+            self._checkpoint(optimizer, scheduler, state)
+        stopped_early = stopped_early or bool(state.extra.get("stopped_early"))
+        self.freeze(self.model, False)
+        if self.out_dir is not None and state.best_epoch is not None and (self.out_dir / BEST_FILE).is_file():
+            load_weights(self.model, self.out_dir / BEST_FILE)
+        self.model.eval()
+        if self.out_dir is not None:
+            (self.out_dir / "history.json").write_text(json.dumps(state.history, indent=1), encoding="utf-8")
+            if not cfg.keep_checkpoint:
+                shutil.rmtree(self.out_dir / CHECKPOINT_DIR, ignore_errors=True)
+                (self.out_dir / BEST_FILE).unlink(missing_ok=True)
+        return TrainResult(
+            history=state.history, best_metric=state.best_metric, best_epoch=state.best_epoch,
+            stopped_early=stopped_early, resumed_at=resumed_at, seconds=time.perf_counter() - start,
+            steps=state.global_step, examples=examples, extra={"config": asdict(cfg)},
+        )
+
+
+def _describe(record: dict, metric: str) -> str:
+    parts = [f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}"]
+    parts += [f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "train_loss", "lr", "frozen", "seconds") and isinstance(v, float)]
+    parts.append(f"{record['seconds']:.1f} s" + (" (encoder frozen)" if record["frozen"] else ""))
+    return ", ".join(parts)
