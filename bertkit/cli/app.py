@@ -11,6 +11,15 @@ import sys
 import click
 import typer
 
+try:  # typer >= 0.20 vendors click as typer._click
+    from typer import _click as _tclick
+
+    _CLICK_ERRORS: tuple = (click.ClickException, _tclick.ClickException)
+    _NO_ARGS: tuple = (_tclick.exceptions.NoArgsIsHelpError,)
+except ImportError:  # pragma: no cover - older typer on plain click
+    _CLICK_ERRORS = (click.ClickException,)
+    _NO_ARGS = (getattr(click.exceptions, "NoArgsIsHelpError", ()),) if hasattr(click.exceptions, "NoArgsIsHelpError") else ()
+
 from bertkit.errors import BertkitError
 
 app = typer.Typer(
@@ -49,12 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     except BertkitError as exc:
         error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         code = 2
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
+    except _NO_ARGS as exc:
+        exc.show()
+        code = 0
+    except _CLICK_ERRORS as exc:
         error(exc.format_message().replace("\n", " "))
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         error("aborted")
         code = 130
     except KeyboardInterrupt:

@@ -187,7 +187,8 @@ class AttentionPooling(Pooling):
     def forward(self, inputs: PoolingInput) -> PoolingOutput:
         keep = inputs.mask.bool().unsqueeze(-1)  # (B, T, 1)
         tokens = torch.where(keep, inputs.tokens, torch.zeros((), dtype=inputs.tokens.dtype, device=inputs.tokens.device))
-        scores = self.scorer(tokens).squeeze(-1)  # (B, T)
+        scorer_dtype = self.scorer[0].weight.dtype
+        scores = self.scorer(tokens.to(scorer_dtype)).squeeze(-1)  # (B, T)
         weights = F.masked_softmax(scores, inputs.mask)  # (B, T)
         return PoolingOutput(F.weighted_sum(tokens, weights), token_weights=weights)
 

@@ -105,10 +105,15 @@ def load_model(model: str | os.PathLike | None = None) -> LoadedModel:
         config = AutoConfig.from_pretrained(path, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure is the user's directory
         raise ModelLoadError(f"{path}/config.json could not be read as a model config: {_one_line(exc)}") from None
+    vocab_files = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
+    if not any((path / name).is_file() for name in vocab_files):
+        raise ModelLoadError(f"{path}: no tokenizer files (expected tokenizer.json or vocab.txt / vocab.json)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: no usable tokenizer ({_one_line(exc)})") from None
+    if len(tokenizer) <= 8:
+        raise ModelLoadError(f"{path}: the tokenizer has an empty vocabulary ({len(tokenizer)} tokens)")
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"{path}: a fast tokenizer (tokenizer.json) is required for offsets and word ids")
     try:
