@@ -53,6 +53,7 @@ class Windows:
     num_texts: int
     truncated: int = 0  # texts that were cut (truncate mode) or split (window mode)
     word_ids: list[list[int | None]] = field(default_factory=list)  # per window, when requested
+    sequence_ids: list[list[int | None]] = field(default_factory=list)  # per window: 0 first text, 1 pair, None special
 
     @property
     def lengths(self) -> list[int]:
@@ -125,6 +126,7 @@ class Encoder:
         stride: int | None = None,
         word_ids: bool = False,
         offsets: bool = False,
+        sequence_ids: bool = False,
     ) -> Windows:
         """Tokenize to windows of at most ``max_length`` tokens.
 
@@ -158,7 +160,8 @@ class Encoder:
         keys = [k for k in enc.keys() if k != "overflow_to_sample_mapping"]
         feats = [{key: enc[key][k] for key in keys} for k in keep]
         wids = [enc.word_ids(k) for k in keep] if word_ids else []
-        return Windows(feats, [mapping[k] for k in keep], len(texts), len(truncated), wids)
+        sids = [enc.sequence_ids(k) for k in keep] if sequence_ids else []
+        return Windows(feats, [mapping[k] for k in keep], len(texts), len(truncated), wids, sids)
 
     def batches(
         self, windows: Windows, batch_size: int, max_tokens: int | None = None
