@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from bertkit.cli.options import JsonOpt, ModelOpt, out_console
-from bertkit.encoder.loading import load_model
+from bertkit.encoder.loading import DEFAULT_MODEL_NAME, load_model
 from bertkit.errors import UsageError
 from bertkit.inspection import describe_model, token_table
 
@@ -39,7 +39,8 @@ def inspect_command(
         out_console.print_json(json.dumps(result))
         return
 
-    out_console.print(f"[bold]{loaded.path}[/bold]")
+    label = f"{DEFAULT_MODEL_NAME} (packaged)" if model is None else loaded.path.name
+    out_console.print(f"[bold]{label}[/bold]  {loaded.path}")
     out_console.print(
         f"{anatomy.architecture} ({anatomy.model_type}): {anatomy.num_layers} layers, hidden {anatomy.hidden_size}, "
         f"{anatomy.num_heads} heads, feed-forward {anatomy.intermediate_size}, max length {loaded.max_length}; "

@@ -17,7 +17,7 @@ BatchSizeOpt = typer.Option(32, "--batch-size", "-b", min=1, help="Texts per bat
 MaxLengthOpt: Optional[int] = typer.Option(None, "--max-length", help="Max tokens per text (default: the model's).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of tables.")
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
 
 

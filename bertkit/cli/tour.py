@@ -27,7 +27,8 @@ def tour_embeddings(model: Optional[str]) -> None:
 
     out_console.rule("[bold]1. Embeddings")
     base = Embedder(model, pooling="mean", normalize=True)
-    out_console.print(f"Cosine similarity of sentence 1 to the others, for several poolings ({base.encoder.path.name}):")
+    name = "all-MiniLM-L6-v2" if model is None else base.encoder.path.name
+    out_console.print(f"Cosine similarity of sentence 1 to the others, for several poolings ({name}):")
     table = Table()
     table.add_column("pooling")
     table.add_column("dim", justify="right")
