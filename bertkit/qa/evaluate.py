@@ -1,0 +1,72 @@
+"""Evaluate a QA model on SQuAD data with the official metric; write predictions."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bertkit.io.atomic import atomic_write_text
+from bertkit.qa.metric import squad_v1, squad_v2
+from bertkit.qa.model import QAModel
+from bertkit.qa.modeldir import QAConfig
+from bertkit.qa.predict import answer_questions
+from bertkit.qa.squad import SquadData
+
+__all__ = ["EvalResult", "evaluate_squad", "write_predictions"]
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]  # the official script's keys
+    predictions: dict[str, str]  # question id -> answer text ("" = no answer)
+    null_odds: dict[str, float]  # question id -> null score - best span score
+    version_2: bool
+    questions_truncated: int = 0
+    windows: int = 0
+
+    @property
+    def f1(self) -> float:
+        return self.metrics["f1"]
+
+    @property
+    def exact(self) -> float:
+        return self.metrics["exact" if self.version_2 else "exact_match"]
+
+
+def evaluate_squad(
+    model: QAModel,
+    config: QAConfig,
+    data: SquadData,
+    *,
+    batch_size: int = 32,
+    null_threshold: float | None = None,
+    progress: bool = False,
+) -> EvalResult:
+    """Predict every question of ``data`` and score it (v2.0 metric for SQuAD 2.0 data)."""
+    examples = data.examples
+    threshold = config.null_threshold if null_threshold is None else null_threshold
+    preds = answer_questions(
+        model, config, [e.question for e in examples], [e.context for e in examples],
+        batch_size=batch_size, null_threshold=threshold, progress=progress,
+    )
+    predictions = {e.id: (d.answer.text if d.answer is not None else "") for e, d in zip(examples, preds.decoded)}
+    null_odds = {e.id: float(d.null_odds) for e, d in zip(examples, preds.decoded)}
+    references = {e.id: ([] if e.is_impossible else list(e.references)) for e in examples}
+    if data.version_2:
+        metrics = squad_v2(references, predictions, null_odds, na_prob_thresh=threshold)
+    else:
+        metrics = squad_v1(references, predictions)
+    return EvalResult(metrics, predictions, null_odds, data.version_2, preds.questions_truncated, len(preds.features))
+
+
+def write_predictions(result: EvalResult, out_dir: str | os.PathLike) -> list[Path]:
+    """predictions.json (and null_odds.json for SQuAD 2.0) in the official formats."""
+    out = Path(out_dir)
+    written = [out / "predictions.json"]
+    atomic_write_text(written[0], json.dumps(result.predictions, indent=1, ensure_ascii=False) + "\n")
+    if result.version_2:
+        written.append(out / "null_odds.json")
+        atomic_write_text(written[1], json.dumps(result.null_odds, indent=1) + "\n")
+    return written

@@ -1,0 +1,102 @@
+"""Answer questions about contexts with a QA model: windows -> batched logits -> decoded spans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from bertkit.errors import InputError
+from bertkit.qa.decode import Decoded, decode_spans
+from bertkit.qa.features import QAFeatures, build_features
+from bertkit.qa.model import QAModel
+from bertkit.qa.modeldir import QAConfig
+
+__all__ = ["Predictions", "window_logits", "answer_questions"]
+
+
+@dataclass
+class Predictions:
+    decoded: list[Decoded]  # one per question, input order
+    features: QAFeatures
+    start_logits: list[np.ndarray]  # per window (T,)
+    end_logits: list[np.ndarray]
+
+    @property
+    def questions_truncated(self) -> int:
+        return self.features.questions_truncated
+
+    def windows_of(self, question: int) -> list[int]:
+        return [w for w, e in enumerate(self.features.example_index) if e == question]
+
+
+def window_logits(
+    model: QAModel, features: QAFeatures, batch_size: int = 32, progress: bool = False
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Start and end logits of every window, each trimmed to the window's length."""
+    encoder = model.wrapped
+    starts: list[np.ndarray | None] = [None] * len(features)
+    ends: list[np.ndarray | None] = [None] * len(features)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode(), tqdm(total=len(features), unit="window", disable=not progress, leave=False) as bar:
+        for idx, batch in encoder.batches(features.windows, batch_size):
+            start, end = model(batch)  # (B, T) each
+            start, end = start.cpu().numpy(), end.cpu().numpy()
+            for row, w in enumerate(idx):
+                n = len(features.windows.features[w]["input_ids"])
+                starts[w], ends[w] = start[row, :n], end[row, :n]
+            bar.update(len(idx))
+    model.train(was_training)
+    return starts, ends  # type: ignore[return-value]
+
+
+def answer_questions(
+    model: QAModel,
+    config: QAConfig,
+    questions: Sequence[str],
+    contexts: Sequence[str],
+    *,
+    batch_size: int = 32,
+    n_best: int = 20,
+    max_answer_length: int | None = None,
+    null_threshold: float | None = None,
+    progress: bool = False,
+) -> Predictions:
+    """Decode the best answers (n-best candidates) for each (question, context) pair.
+
+    The model says "no answer" (``Decoded.answer is None``) only when it was trained
+    with unanswerable questions (``config.version_2``) and the null score wins.
+    """
+    for i, (q, c) in enumerate(zip(questions, contexts)):
+        if not q.strip():
+            raise InputError(f"question {i + 1}: empty question")
+        if not c.strip():
+            raise InputError(f"question {i + 1}: empty context")
+    features = build_features(
+        model.wrapped, questions, contexts, doc_stride=config.doc_stride, max_question_length=config.max_question_length
+    )
+    starts, ends = window_logits(model, features, batch_size, progress)
+    by_question: list[list[int]] = [[] for _ in range(features.num_examples)]
+    for w, e in enumerate(features.example_index):
+        by_question[e].append(w)
+    decoded = []
+    for e, windows in enumerate(by_question):
+        decoded.append(
+            decode_spans(
+                [starts[w] for w in windows],
+                [ends[w] for w in windows],
+                [features.offsets[w] for w in windows],
+                [features.context_mask[w] for w in windows],
+                contexts[e],
+                cls_index=[features.cls_index[w] for w in windows],
+                n_best=n_best,
+                max_answer_length=max_answer_length or config.max_answer_length,
+                with_null=config.version_2,
+                null_threshold=config.null_threshold if null_threshold is None else null_threshold,
+            )
+        )
+    return Predictions(decoded, features, starts, ends)

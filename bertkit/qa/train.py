@@ -1,0 +1,186 @@
+"""Fine-tune a span model on SQuAD 1.1/2.0 with the shared Trainer and save a model directory.
+
+Training examples use each question's first aligned answer; an unanswerable question
+(SQuAD 2.0) and every window that does not hold the whole answer point at ``[CLS]``.
+``train_layers`` N trains only the top N encoder layers and the head: the lower layers
+and the embeddings are frozen, so backward stops at layer L - N (faster on CPU) and the
+saved model holds only what changed (small enough to ship).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from bertkit.encoder.batching import pad_batch
+from bertkit.encoder.encoder import Encoder
+from bertkit.errors import UsageError
+from bertkit.qa.evaluate import EvalResult, evaluate_squad
+from bertkit.qa.features import QAFeatures, build_features, check_lengths
+from bertkit.qa.model import QAModel
+from bertkit.qa.modeldir import WEIGHT_DTYPES, QAConfig, save_qa_model
+from bertkit.qa.squad import SquadData, read_squad
+from bertkit.training import TrainConfig, Trainer, TrainResult, grouped_batches, plot_training_curves, seed_everything
+
+__all__ = ["QATrainArgs", "QATrainOutcome", "train_qa"]
+
+
+@dataclass
+class QATrainArgs:
+    epochs: int = 2
+    lr: float = 5e-5
+    batch_size: int = 32
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    dtype: str = "fp32"  # fp32 or bf16 autocast
+    seed: int = 42
+    train_layers: int | None = None  # top encoder layers trained (None: all, embeddings included)
+    weights_dtype: str = "fp32"  # dtype of the saved tensors (fp16 halves the size)
+    checkpoint_every: int = 200
+    eval_batch_size: int = 64
+    limit: int | None = None  # use only the first N training questions (quick runs)
+
+
+@dataclass
+class QATrainOutcome:
+    model: QAModel
+    config: QAConfig
+    result: TrainResult
+    train_data: SquadData
+    features: QAFeatures
+    dev: EvalResult | None = None
+    files: list[Path] = field(default_factory=list)
+
+
+class _Batches(Sequence):
+    """One epoch's padded batches, built on demand from window indices."""
+
+    def __init__(self, features: QAFeatures, order: list[list[int]], pad_id: int, keys: list[str]) -> None:
+        self.features, self.order, self.pad_id, self.keys = features, order, pad_id, keys
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        idx = self.order[i]
+        batch = pad_batch([self.features.windows.features[w] for w in idx], self.pad_id, self.keys)
+        batch["start_positions"] = torch.tensor([self.features.start_positions[w] for w in idx])
+        batch["end_positions"] = torch.tensor([self.features.end_positions[w] for w in idx])
+        return batch
+
+
+def _check_args(args: QATrainArgs, config: QAConfig) -> None:
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.lr <= 0:
+        raise UsageError(f"--lr must be > 0, got {args.lr}")
+    if args.dtype not in ("fp32", "bf16"):
+        raise UsageError(f"training --dtype must be fp32 or bf16, got {args.dtype!r}")
+    if args.weights_dtype not in WEIGHT_DTYPES:
+        raise UsageError(f"--save-dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {args.weights_dtype!r}")
+    if args.train_layers is not None and args.train_layers < 0:
+        raise UsageError(f"--train-layers must be >= 0 (or 'all'), got {args.train_layers}")
+    check_lengths(config.max_length, config.doc_stride, config.max_question_length)
+
+
+def train_qa(
+    train_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    dev_path: str | os.PathLike | None = None,
+    base: str | os.PathLike | None = None,
+    config: QAConfig | None = None,
+    args: QATrainArgs | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    progress: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+) -> QATrainOutcome:
+    """Train on ``train_path`` (SQuAD JSON), evaluate on ``dev_path`` each epoch, save to ``out_dir``."""
+    config = config or QAConfig()
+    args = args or QATrainArgs()
+    _check_args(args, config)
+    train = read_squad(train_path)
+    dev = read_squad(dev_path) if dev_path is not None else None
+    log(f"train: {train.summary()}")
+    if dev is not None:
+        log(f"dev: {dev.summary()}")
+    examples = [e for e in train.examples if e.trainable][: args.limit]
+    if not examples:
+        raise UsageError(f"{train_path}: no usable training questions")
+
+    seed_everything(args.seed)
+    encoder = Encoder(base, device=device, max_length=config.max_length)
+    model = QAModel(encoder)
+    encoder_layers = encoder.num_layers
+    if args.train_layers is not None and args.train_layers > encoder_layers:
+        raise UsageError(f"--train-layers {args.train_layers} exceeds the encoder's {encoder_layers} layers")
+    trainable = model.trainable_names(args.train_layers)
+    model.set_trainable(trainable)
+
+    spans = [None if e.is_impossible else (e.answers[0].start, e.answers[0].end) for e in examples]
+    features = build_features(
+        encoder, [e.question for e in examples], [e.context for e in examples],
+        doc_stride=config.doc_stride, max_question_length=config.max_question_length, answers=spans,
+    )
+    log(
+        f"{len(examples)} training questions -> {len(features)} windows of <= {config.max_length} tokens"
+        + (f"; {features.questions_truncated} question(s) cut to {config.max_question_length} tokens" if features.questions_truncated else "")
+    )
+    config.base_model = "default" if base is None else str(Path(base).expanduser().resolve())
+    config.version_2 = train.version_2
+    config.train_layers = args.train_layers
+    config.weights_dtype = args.weights_dtype
+
+    pad_id = encoder.tokenizer.pad_token_id or 0
+    lengths = features.windows.lengths
+
+    def batches(epoch: int) -> _Batches:
+        order = grouped_batches(lengths, args.batch_size, seed=args.seed, epoch=epoch)
+        return _Batches(features, order, pad_id, encoder.input_keys)
+
+    def loss_fn(m: QAModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return m.loss(m.to_device_batch(batch))
+
+    def evaluate(m: QAModel) -> dict[str, float]:
+        result = evaluate_squad(m, config, dev, batch_size=args.eval_batch_size)
+        return {"f1": result.f1, "exact": result.exact}
+
+    trainer = Trainer(
+        model,
+        batches,
+        loss_fn,
+        evaluate if dev is not None else None,
+        TrainConfig(
+            epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
+            max_grad_norm=args.max_grad_norm, dtype=args.dtype, metric="f1", seed=args.seed,
+            checkpoint_every=args.checkpoint_every, encoder_prefix="encoder.", num_layers=encoder_layers,
+        ),
+        out_dir=out_dir,
+        freeze=lambda m, frozen: m.set_trainable([n for n in trainable if n.startswith("head.")] if frozen else trainable),
+        batch_size_of=lambda b: int(b["input_ids"].shape[0]),
+        progress=progress,
+        log=log,
+    )
+    result = trainer.fit(resume=resume)
+    dev_result = evaluate_squad(model, config, dev, batch_size=args.eval_batch_size) if dev is not None else None
+    config.training = {
+        "train_file": Path(train_path).name,
+        "dev_file": Path(dev_path).name if dev_path is not None else None,
+        "questions": len(examples),
+        "windows": len(features),
+        "seconds": round(result.seconds, 1),
+        "steps": result.steps,
+        "args": asdict(args),
+        "dev": {k: round(v, 3) for k, v in dev_result.metrics.items()} if dev_result is not None else None,
+    }
+    out = save_qa_model(model, config, out_dir)
+    files = [out]
+    if result.history:
+        files.append(plot_training_curves(result.history, out / "training_curves.png", title="QA training"))
+    return QATrainOutcome(model, config, result, train, features, dev_result, files)
