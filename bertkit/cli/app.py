@@ -40,6 +40,7 @@ def _register() -> None:
     app.command("tour", help=tour.tour_command.__doc__)(tour.tour_command)
     # Sub-applications (one module each) are added here:
     # --- subcommands ---
+    from bertkit.cli import classify; app.add_typer(classify.app, name="classify")  # noqa: E702
 
 
 _register()

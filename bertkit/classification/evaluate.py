@@ -1,0 +1,27 @@
+"""Evaluate a classifier on labelled data."""
+
+from __future__ import annotations
+
+from bertkit.classification.classifier import Classifier
+from bertkit.classification.data import LabelMap, check_known_labels, read_examples
+from bertkit.classification.metrics import classification_report
+
+__all__ = ["evaluate_classifier"]
+
+
+def evaluate_classifier(
+    classifier: Classifier,
+    path: str,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    pair_column: str | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> dict:
+    """Metrics of ``classifier`` on the file at ``path`` (labels the model never saw are refused)."""
+    data = read_examples(path, text_column=text_column, label_column=label_column, pair_column=pair_column)
+    label_map = LabelMap(tuple(classifier.labels))
+    check_known_labels(data, label_map)
+    probs = classifier.predict_proba(data.texts, data.pairs, batch_size=batch_size, progress=progress)
+    return classification_report(label_map.encode(data.labels), probs.argmax(axis=1), label_map.labels)

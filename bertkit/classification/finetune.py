@@ -1,0 +1,76 @@
+"""Fine-tuning mode: encoder + pooling head trained end to end (optionally LoRA)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bertkit.classification.data import Examples, LabelMap
+from bertkit.classification.metrics import classification_report
+from bertkit.classification.model import PoolingHead, TextClassifier, cross_entropy
+from bertkit.classification.options import TrainOptions
+from bertkit.encoder.batching import pad_batch
+from bertkit.encoder.encoder import Encoder
+from bertkit.training import TrainConfig, Trainer, TrainResult, grouped_batches
+
+__all__ = ["finetune", "evaluate_logits"]
+
+
+def evaluate_logits(model: TextClassifier, encoder: Encoder, windows, labels: np.ndarray, label_map: LabelMap, batch_size: int) -> dict:
+    """Dev loss, accuracy and macro-F1 of ``model`` over tokenized windows."""
+    logits = np.zeros((windows.num_texts, len(label_map)), dtype=np.float32)
+    for idx, batch in encoder.batches(windows, batch_size):
+        out, _ = model(batch)
+        logits[[windows.sample[w] for w in idx]] = out.float().cpu().numpy()
+    loss = float(cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)))
+    report = classification_report(labels, logits.argmax(axis=1), label_map.labels)
+    return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+
+
+def finetune(
+    encoder: Encoder,
+    head: PoolingHead,
+    train: Examples,
+    dev: Examples,
+    label_map: LabelMap,
+    opts: TrainOptions,
+    work_dir: Path,
+    log: Callable[[str], None],
+    peft_model=None,
+) -> tuple[TextClassifier, TrainResult]:
+    model = TextClassifier(encoder, head.to(encoder.device))
+    train_windows = encoder.tokenize(train.texts, train.pairs)
+    dev_windows = encoder.tokenize(dev.texts, dev.pairs)
+    if train_windows.truncated:
+        log(f"{train_windows.truncated} training texts were cut to {encoder.max_length} tokens")
+    y_train = torch.from_numpy(label_map.encode(train.labels)).to(encoder.device)
+    y_dev = label_map.encode(dev.labels)
+    pad_id = encoder.tokenizer.pad_token_id or 0
+    trainable_encoder = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+
+    def batches(epoch: int) -> list[list[int]]:
+        return grouped_batches(train_windows.lengths, opts.batch_size, seed=opts.seed, epoch=epoch)
+
+    def loss_fn(m: TextClassifier, idx: list[int]) -> torch.Tensor:
+        batch = pad_batch([train_windows.features[i] for i in idx], pad_id, encoder.input_keys)
+        logits, _ = m({k: v.to(encoder.device) for k, v in batch.items()})
+        return cross_entropy(logits, y_train[idx])
+
+    def evaluate(m: TextClassifier) -> dict:
+        return evaluate_logits(m, encoder, dev_windows, y_dev, label_map, max(64, opts.batch_size))
+
+    def freeze(m: TextClassifier, frozen: bool) -> None:
+        for p in trainable_encoder:
+            p.requires_grad_(not frozen)
+
+    config = TrainConfig(
+        epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, warmup_ratio=opts.warmup_ratio,
+        layer_lr_decay=opts.layer_lr_decay, max_grad_norm=opts.max_grad_norm, dtype=opts.dtype,
+        freeze_epochs=opts.freeze_epochs, patience=opts.patience, metric="accuracy", seed=opts.seed,
+        checkpoint_every=opts.checkpoint_every, num_layers=encoder.num_layers,
+    )
+    trainer = Trainer(model, batches, loss_fn, evaluate, config, out_dir=work_dir, freeze=freeze, progress=opts.progress, log=log)
+    return model, trainer.fit(resume=opts.resume)

@@ -1,0 +1,224 @@
+"""``train_classifier``: read data, train one pooling (or all of them plus a soft-voting
+ensemble) in finetune or features mode, and write the model directory."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bertkit.classification.config import ClassifierConfig, EncoderSpec
+from bertkit.classification.data import Examples, LabelMap, check_known_labels, check_trainable, read_examples, stratified_split
+from bertkit.classification.features import FeatureCache, extract_features, request_for
+from bertkit.classification.finetune import finetune
+from bertkit.classification.headtrain import train_head
+from bertkit.classification.lora import add_lora
+from bertkit.classification.model import HeadSpec, PoolingHead
+from bertkit.classification.modeldir import copy_encoder_dir, default_encoder_sha256, is_default_encoder, save_single, write_config
+from bertkit.classification.options import TrainOptions, parse_label_names
+from bertkit.classification.plots import plot_comparison
+from bertkit.embeddings.pooling import pooling_names, split_pooling_spec
+from bertkit.encoder.encoder import Encoder
+from bertkit.errors import UsageError
+from bertkit.training import plot_training_curves, seed_everything
+
+__all__ = ["TrainReport", "train_classifier", "load_training_data"]
+
+WORK_DIR = ".train"
+
+
+@dataclass
+class TrainReport:
+    out: Path
+    labels: list[str]
+    train_size: int
+    dev_size: int
+    rows: list[dict] = field(default_factory=list)  # per model: pooling, accuracy, macro_f1, seconds, best_epoch
+    seconds: float = 0.0
+
+
+def load_training_data(opts: TrainOptions) -> tuple[Examples, Examples, LabelMap]:
+    """Train and dev examples (dev from --dev or a stratified seeded split) and the label map."""
+    columns = dict(text_column=opts.text_column, label_column=opts.label_column, pair_column=opts.pair_column)
+    train = read_examples(opts.train, **columns)
+    check_trainable(train)
+    if opts.dev is not None:
+        dev = read_examples(opts.dev, **columns)
+    else:
+        train, dev = stratified_split(train, opts.dev_split, opts.seed)
+    if opts.max_train is not None and opts.max_train < len(train):
+        keep = np.sort(np.random.default_rng(opts.seed).choice(len(train), opts.max_train, replace=False))
+        train = train.subset(keep.tolist())
+    if opts.label_names:
+        train, dev = _rename(train, opts), _rename(dev, opts)
+    label_map = check_trainable(train)
+    check_known_labels(dev, label_map)
+    return train, dev, label_map
+
+
+def _rename(examples: Examples, opts: TrainOptions) -> Examples:
+    mapping = parse_label_names(opts.label_names)
+    for i, label in enumerate(examples.labels):
+        if label not in mapping:
+            where = f", line {examples.lines[i]}" if examples.lines else ""
+            raise UsageError(f"{examples.source}{where}: label {label!r} has no name in --label-names {opts.label_names!r}")
+    return Examples(examples.texts, [mapping[x] for x in examples.labels], examples.pairs, examples.lines, examples.source)
+
+
+def _poolings(opts: TrainOptions, encoder: Encoder, log) -> list[str]:
+    if opts.pooling != "all":
+        parts = split_pooling_spec(opts.pooling)
+        if "pooler" in parts and not encoder.has_pooler:
+            raise UsageError(f"pooling 'pooler' is not available: {encoder.path.name} has no trained pooler")
+        return [opts.pooling]
+    names = pooling_names()
+    if not encoder.has_pooler:
+        log(f"skipping pooling 'pooler': {encoder.path.name} has no trained pooler")
+        names = [n for n in names if n != "pooler"]
+    return names
+
+
+def _head(opts: TrainOptions, pooling: str, encoder: Encoder, label_map: LabelMap) -> PoolingHead:
+    spec = HeadSpec(pooling=pooling, layers=opts.layers, layer_start=opts.layer_start, dropout=opts.dropout, hidden=opts.hidden)
+    return PoolingHead(spec, encoder.hidden_size, encoder.num_layers, len(label_map))
+
+
+def _training_args(opts: TrainOptions) -> dict:
+    args = asdict(opts)
+    for key in ("resume", "progress", "cache_dir", "no_cache", "device", "checkpoint_every"):
+        args.pop(key)
+    return args
+
+
+def _finished(directory: Path) -> bool:
+    from bertkit.classification.modeldir import read_verified
+
+    try:
+        read_verified(directory)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def train_classifier(opts: TrainOptions, log: Callable[[str], None] = lambda m: None) -> TrainReport:
+    start = time.perf_counter()
+    seed_everything(opts.seed)
+    train, dev, label_map = load_training_data(opts)
+    encoder = Encoder(opts.model, device=opts.device, max_length=opts.max_length)
+    poolings = _poolings(opts, encoder, log)
+    for p in poolings:  # validate every head spec before anything is written
+        _head(opts, p, encoder, label_map)
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a directory")
+    log(f"{len(train)} training and {len(dev)} dev examples, labels: {', '.join(label_map.labels)}")
+    default_base = is_default_encoder(encoder.path)
+    base_sha = default_encoder_sha256() if default_base else None
+    ensemble = len(poolings) > 1
+    report = TrainReport(out, list(label_map.labels), len(train), len(dev))
+    common = dict(labels=list(label_map.labels), max_length=encoder.max_length, pairs=train.pairs is not None, training=_training_args(opts))
+
+    if opts.mode == "features":
+        heads = [_head(opts, p, encoder, label_map).to(encoder.device) for p in poolings]
+        requests = list(dict.fromkeys(request_for(h) for h in heads))
+        cache = None if opts.no_cache else FeatureCache(opts.cache_dir)
+        feats_train = dict(zip(requests, extract_features(encoder, train, requests, cache, progress=opts.progress, log=log)))
+        feats_dev = dict(zip(requests, extract_features(encoder, dev, requests, cache, progress=opts.progress, log=log)))
+        embed_seconds = time.perf_counter() - start
+        for pooling, head in zip(poolings, heads):
+            target = out / "members" / pooling if ensemble else out
+            if opts.resume and ensemble and _finished(target):
+                report.rows.append(_row_from_dir(target, pooling))
+                continue
+            t0 = time.perf_counter()
+            log(f"training the {pooling} head on cached features")
+            req = request_for(head)
+            result = train_head(head, feats_train[req], feats_dev[req], train, dev, label_map, opts, target / WORK_DIR, log)
+            spec = EncoderSpec("parent") if ensemble else (EncoderSpec("default", base_sha) if default_base else EncoderSpec("included"))
+            metrics = {"dev_accuracy": result.best_metric, "best_epoch": result.best_epoch, "seconds": time.perf_counter() - t0}
+            config = ClassifierConfig(mode="features", encoder=spec, head=head.spec, metrics=metrics, **common)
+            _finish(target, config, head, encoder, None, result, log)
+            report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
+        report.rows[0]["seconds"] = round(report.rows[0]["seconds"] + embed_seconds, 2)  # the shared embedding pass
+        if ensemble:
+            spec = EncoderSpec("default", base_sha) if default_base else EncoderSpec("included")
+            if spec.source == "included":
+                copy_encoder_dir(encoder.path, out / "encoder")
+            _write_ensemble(out, poolings, spec, common, "features", report, dev, label_map, opts, log)
+    else:
+        for i, pooling in enumerate(poolings):
+            target = out / "members" / pooling if ensemble else out
+            if opts.resume and ensemble and _finished(target):
+                report.rows.append(_row_from_dir(target, pooling))
+                continue
+            t0 = time.perf_counter()
+            enc = encoder if i == 0 else Encoder(opts.model, device=opts.device, max_length=opts.max_length)
+            seed_everything(opts.seed)
+            head = _head(opts, pooling, enc, label_map)
+            peft_model = add_lora(enc, opts.lora) if opts.lora else None
+            log(f"fine-tuning {enc.path.name} with {pooling} pooling" + (f" (LoRA rank {opts.lora})" if opts.lora else ""))
+            model, result = finetune(enc, head, train, dev, label_map, opts, target / WORK_DIR, log, peft_model)
+            if opts.lora and default_base:
+                spec = EncoderSpec("default", base_sha, adapter="lora")
+            else:
+                spec = EncoderSpec("included", adapter="lora" if opts.lora else None)
+            metrics = {"dev_accuracy": result.best_metric, "best_epoch": result.best_epoch, "seconds": time.perf_counter() - t0,
+                       "examples_per_second": result.examples / max(result.seconds, 1e-9)}
+            config = ClassifierConfig(mode="finetune", encoder=spec, head=head.spec, metrics=metrics, **common)
+            _finish(target, config, head, enc, peft_model, result, log)
+            report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
+        if ensemble:
+            _write_ensemble(out, poolings, EncoderSpec("parent"), common, "finetune", report, dev, label_map, opts, log)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _dev_row(result) -> dict:
+    best = next((h for h in result.history if h["epoch"] == result.best_epoch), result.history[-1])
+    return {"accuracy": best.get("accuracy", float("nan")), "macro_f1": best.get("macro_f1", float("nan")), "best_epoch": result.best_epoch}
+
+
+def _row_from_dir(directory: Path, pooling: str) -> dict:
+    import json
+
+    from bertkit.classification.config import CONFIG_FILE
+
+    config = json.loads((directory / CONFIG_FILE).read_text())
+    history = json.loads((directory / "history.json").read_text())
+    best = next((h for h in history if h["epoch"] == config["metrics"].get("best_epoch")), history[-1])
+    return {"pooling": pooling, "accuracy": best["accuracy"], "macro_f1": best["macro_f1"], "best_epoch": config["metrics"].get("best_epoch"), "seconds": round(config["metrics"].get("seconds", 0.0), 2)}
+
+
+def _finish(target: Path, config: ClassifierConfig, head, encoder, peft_model, result, log) -> None:
+    import json
+
+    work = target / WORK_DIR
+    (target / "history.json").parent.mkdir(parents=True, exist_ok=True)
+    (target / "history.json").write_text(json.dumps(result.history, indent=1), encoding="utf-8")
+    plot_training_curves(result.history, target / "training_curves.png", title=f"{config.head.pooling} ({config.mode})")
+    save_single(target, config, head, encoder, peft_model=peft_model)
+    shutil.rmtree(work, ignore_errors=True)
+    log(f"saved {target} (best dev accuracy {result.best_metric:.4f} at epoch {result.best_epoch})")
+
+
+def _write_ensemble(out: Path, poolings, spec: EncoderSpec, common: dict, mode: str, report: TrainReport, dev: Examples, label_map: LabelMap, opts: TrainOptions, log) -> None:
+    from bertkit.classification.classifier import load_classifier
+    from bertkit.classification.metrics import classification_report
+
+    members = [f"members/{p}" for p in poolings]
+    config = ClassifierConfig(kind="ensemble", mode=mode, encoder=spec, members=members, **common)
+    write_config(out, config)
+    t0 = time.perf_counter()
+    clf = load_classifier(out, device=opts.device)
+    probs = clf.predict_proba(dev.texts, dev.pairs)
+    result = classification_report(label_map.encode(dev.labels), probs.argmax(axis=1), label_map.labels)
+    report.rows.append({"pooling": "ensemble", "accuracy": result["accuracy"], "macro_f1": result["macro_f1"], "best_epoch": None,
+                        "seconds": round(time.perf_counter() - t0, 2)})
+    config.metrics = {"dev_accuracy": result["accuracy"], "dev_macro_f1": result["macro_f1"], "comparison": report.rows}
+    write_config(out, config)
+    plot_comparison(report.rows, out / "comparison.png")
+    log(f"saved ensemble of {len(members)} poolings to {out} (dev accuracy {result['accuracy']:.4f})")
