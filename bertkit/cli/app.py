@@ -41,6 +41,7 @@ def _register() -> None:
     # Sub-applications (one module each) are added here:
     # --- subcommands ---
     from bertkit.cli import classify; app.add_typer(classify.app, name="classify")  # noqa: E702
+    from bertkit.cli import qa; app.add_typer(qa.app, name="qa")  # noqa: E702
 
 
 _register()

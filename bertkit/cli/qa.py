@@ -1,0 +1,293 @@
+"""``bertkit qa``: train, evaluate and ask an extractive question-answering model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from bertkit.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, err_console, out_console, show_progress
+from bertkit.errors import InputError, UsageError
+
+app = typer.Typer(
+    help="Extractive question answering: find the answer span in a context (SQuAD 1.1/2.0).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+QAModelOpt = typer.Option(None, "--model", "-m", help="QA model directory (default: the packaged model, trained on SQuAD 2.0).")
+
+
+def _existing_file(path: Path, option: str) -> Path:
+    if not path.exists():
+        raise InputError(f"{path}: no such file ({option})")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a file ({option})")
+    return path
+
+
+def _parse_layers(value: str) -> int | None:
+    if value == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--train-layers must be 'all' or a number of top encoder layers, got {value!r}") from None
+
+
+@app.command("train")
+def train_command(
+    train: Path = typer.Option(..., "--train", help="SQuAD 1.1 or 2.0 JSON training file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Model directory to write (checkpoints go there too)."),
+    dev: Optional[Path] = typer.Option(None, "--dev", help="SQuAD JSON file evaluated after every epoch (best epoch kept)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base encoder directory (default: the packaged all-MiniLM-L6-v2)."),
+    epochs: int = typer.Option(2, "--epochs", min=1, help="Passes over the training windows."),
+    lr: float = typer.Option(5e-5, "--lr", help="Peak learning rate (linear warm-up, then linear decay)."),
+    batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Windows per batch."),
+    warmup: float = typer.Option(0.1, "--warmup", min=0.0, max=1.0, help="Fraction of steps spent warming up."),
+    max_length: int = typer.Option(384, "--max-length", help="Tokens per window (question + context + special tokens)."),
+    doc_stride: int = typer.Option(128, "--doc-stride", help="Tokens shared by consecutive windows of a long context."),
+    max_question_length: int = typer.Option(64, "--max-question-length", help="Longer questions are cut (and counted)."),
+    max_answer_length: int = typer.Option(30, "--max-answer-length", min=1, help="Longest answer in tokens (saved for decoding)."),
+    train_layers: str = typer.Option("all", "--train-layers", help="'all', or train only the top N encoder layers (+ head): faster, and the model directory holds only those."),
+    save_dtype: str = typer.Option("fp32", "--save-dtype", help="fp32, fp16 or bf16 for the saved tensors."),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32, or bf16 autocast (fast only on CPUs/GPUs with bf16 units)."),
+    device: str = DeviceOpt,
+    seed: int = typer.Option(42, "--seed", help="Seed for initialisation and batch order."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from OUT/checkpoint."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's choice)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Train on the first N questions only."),
+    checkpoint_every: int = typer.Option(200, "--checkpoint-every", min=0, help="Steps between mid-epoch checkpoints (0: epoch ends only)."),
+) -> None:
+    """Fine-tune an encoder + span head on SQuAD JSON (2.0 adds 'no answer')."""
+    import torch
+
+    from bertkit.qa.features import check_lengths
+    from bertkit.qa.modeldir import QAConfig
+    from bertkit.qa.train import QATrainArgs, train_qa
+
+    _existing_file(train, "--train")
+    if dev is not None:
+        _existing_file(dev, "--dev")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a directory")
+    check_lengths(max_length, doc_stride, max_question_length)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    config = QAConfig(max_length=max_length, doc_stride=doc_stride, max_question_length=max_question_length, max_answer_length=max_answer_length)
+    args = QATrainArgs(
+        epochs=epochs, lr=lr, batch_size=batch_size, warmup_ratio=warmup, dtype=dtype, seed=seed,
+        train_layers=_parse_layers(train_layers), weights_dtype=save_dtype, checkpoint_every=checkpoint_every, limit=limit,
+    )
+    outcome = train_qa(
+        train, out, dev_path=dev, base=model, config=config, args=args, resume=resume, device=device,
+        progress=show_progress(), log=lambda m: err_console.print(m),
+    )
+    result = outcome.result
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
+    err_console.print(
+        f"saved {out} ({size:.1f} MB): {result.steps} steps in {result.seconds / 60:.1f} min"
+        f" ({result.examples / max(result.seconds, 1e-9):.1f} windows/s)"
+    )
+    if outcome.dev is not None:
+        out_console.print(_metrics_line(outcome.dev.metrics))
+
+
+def _metrics_line(metrics: dict) -> str:
+    keys = [k for k in ("exact_match", "exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_thresh") if k in metrics]
+    return ", ".join(f"{k} {metrics[k]:.2f}" for k in keys)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    data: Path = typer.Option(..., "--data", help="SQuAD 1.1 or 2.0 JSON file with reference answers."),
+    model: Optional[str] = QAModelOpt,
+    out: Path = typer.Option(Path("."), "--out", "-o", help="Directory for predictions.json (and null_odds.json for 2.0)."),
+    null_threshold: Optional[float] = typer.Option(None, "--null-threshold", help="Say 'no answer' when null score - best span score exceeds this (default: the model's)."),
+    batch_size: int = BatchSizeOpt,
+    dtype: str = DtypeOpt,
+    device: str = DeviceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Score a QA model with the official SQuAD metric (v1.1 or v2.0, from the file)."""
+    from bertkit.qa.evaluate import evaluate_squad, write_predictions
+    from bertkit.qa.modeldir import load_qa_model
+    from bertkit.qa.squad import read_squad
+
+    _existing_file(data, "--data")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a directory")
+    squad = read_squad(data)
+    qa_model, config = load_qa_model(model, device=device, dtype=dtype)
+    result = evaluate_squad(qa_model, config, squad, batch_size=batch_size, null_threshold=null_threshold, progress=show_progress())
+    written = write_predictions(result, out)
+    notes = [squad.summary()]
+    if result.questions_truncated:
+        notes.append(f"{result.questions_truncated} question(s) cut to {config.max_question_length} tokens")
+    err_console.print("; ".join(notes) + f"; wrote {', '.join(str(p) for p in written)}")
+    if as_json:
+        out_console.print_json(json.dumps(result.metrics))
+        return
+    table = Table(title=f"SQuAD {'2.0' if result.version_2 else '1.1'}: {data.name}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.metrics.items():
+        table.add_row(key, f"{value:.2f}" if isinstance(value, float) else str(value))
+    out_console.print(table)
+
+
+def _read_context(context: Optional[str], context_file: Optional[Path]) -> str:
+    if context is not None and context_file is not None:
+        raise UsageError("give either --context or --context-file, not both")
+    if context_file is not None:
+        _existing_file(context_file, "--context-file")
+        try:
+            return context_file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{context_file}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if context is None:
+        raise UsageError("--question needs a context: --context TEXT or --context-file FILE")
+    return context
+
+
+def _answer_dict(question: str, decoded, top_k: int) -> dict:
+    answer = decoded.answer
+    return {
+        "question": question,
+        "answer": answer.text if answer else None,
+        "start": answer.start if answer else None,
+        "end": answer.end if answer else None,
+        "score": round(answer.score, 4) if answer else None,
+        "probability": round(answer.probability, 4) if answer else None,
+        "no_answer": answer is None,
+        "null_score": round(decoded.null_score, 4),
+        "candidates": [
+            {"answer": c.text if not c.is_null else None, "start": c.start if not c.is_null else None,
+             "end": c.end if not c.is_null else None, "score": round(c.score, 4), "probability": round(c.probability, 4)}
+            for c in decoded.candidates[:top_k]
+        ],
+    }
+
+
+@app.command("ask")
+def ask_command(
+    question: Optional[str] = typer.Option(None, "--question", "-q", help="The question."),
+    context: Optional[str] = typer.Option(None, "--context", "-c", help="The text that holds the answer."),
+    context_file: Optional[Path] = typer.Option(None, "--context-file", help="Read the context from this UTF-8 file."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help="Batch: .jsonl/.csv/.tsv with question and context fields (id optional)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Batch answers as JSONL (with --input)."),
+    model: Optional[str] = QAModelOpt,
+    top_k: int = typer.Option(1, "--top-k", "-k", min=1, help="Show the k best candidates."),
+    null_threshold: Optional[float] = typer.Option(None, "--null-threshold", help="Say 'no answer' when null score - best span score exceeds this (default: the model's)."),
+    explain: bool = typer.Option(False, "--explain", help="Start/end probabilities over the context tokens (table + PNG)."),
+    plot: Path = typer.Option(Path("qa_explain.png"), "--plot", help="PNG written by --explain."),
+    batch_size: int = BatchSizeOpt,
+    dtype: str = DtypeOpt,
+    device: str = DeviceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Answer a question about a context (or a file of them); 'no answer' when that wins."""
+    from bertkit.io.readers import detect_format, read_records
+    from bertkit.io.atomic import atomic_path
+    from bertkit.qa.modeldir import load_qa_model
+    from bertkit.qa.predict import answer_questions
+
+    if input is not None:
+        if question is not None or context is not None or context_file is not None:
+            raise UsageError("--input reads questions and contexts from a file; leave out --question/--context/--context-file")
+        if output is None:
+            raise UsageError("--input needs --output FILE.jsonl for the answers")
+        if output.suffix.lower() != ".jsonl":
+            raise UsageError(f"--output {output}: answers are written as JSON lines; use a .jsonl file")
+        if explain:
+            raise UsageError("--explain works on one question (--question), not with --input")
+        detect_format(input)
+        records = read_records(input, ["question", "context"], optional=["id"])
+        if not records:
+            raise InputError(f"{input}: no questions found (empty input)")
+        for r in records:
+            for field in ("question", "context"):
+                if not r[field].strip():
+                    raise InputError(f"{input}, line {r['_line']}: empty {field}")
+        questions, contexts = [r["question"] for r in records], [r["context"] for r in records]
+    else:
+        if output is not None:
+            raise UsageError("--output is for batches; use it with --input")
+        if question is None:
+            raise UsageError("give --question (with --context or --context-file), or --input FILE for a batch")
+        if not question.strip():
+            raise UsageError("--question is empty")
+        text = _read_context(context, context_file)
+        if not text.strip():
+            raise UsageError("the context is empty")
+        questions, contexts = [question], [text]
+        records = []
+
+    qa_model, config = load_qa_model(model, device=device, dtype=dtype)
+    preds = answer_questions(
+        qa_model, config, questions, contexts, batch_size=batch_size, n_best=max(20, top_k),
+        null_threshold=null_threshold, progress=show_progress() and len(questions) > 1,
+    )
+    if preds.questions_truncated:
+        err_console.print(f"note: {preds.questions_truncated} question(s) longer than {config.max_question_length} tokens were cut")
+
+    if input is not None:
+        with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            for record, q, decoded in zip(records, questions, preds.decoded):
+                row = _answer_dict(q, decoded, top_k)
+                if "id" in record:
+                    row = {"id": record["id"], **row}
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        unanswered = sum(d.answer is None for d in preds.decoded)
+        err_console.print(f"wrote {output} ({len(questions)} answers, {unanswered} 'no answer')")
+        return
+
+    decoded = preds.decoded[0]
+    if explain:
+        from bertkit.qa.explain import plot_token_probabilities, token_probabilities
+
+        probs = token_probabilities(preds, 0, qa_model.tokenizer)
+        plot_token_probabilities(probs, plot, title=questions[0])
+    if as_json:
+        out_console.print_json(json.dumps(_answer_dict(questions[0], decoded, top_k), ensure_ascii=False))
+    else:
+        _print_answer(decoded, top_k)
+    if explain:
+        _print_explain(probs)
+        err_console.print(f"wrote {plot}")
+
+
+def _print_answer(decoded, top_k: int) -> None:
+    answer = decoded.answer
+    if answer is None:
+        best = next((c for c in decoded.candidates if not c.is_null), None)
+        detail = f"; best span {best.text!r} scores {best.score:.2f}" if best else ""
+        out_console.print(f"no answer (null score {decoded.null_score:.2f}{detail})")
+    else:
+        out_console.print(
+            f"{answer.text}  [dim](characters {answer.start}-{answer.end}, score {answer.score:.2f}, p={answer.probability:.2f})[/dim]"
+        )
+    if top_k > 1:
+        table = Table()
+        for col in ("rank", "answer", "start", "end", "score", "probability"):
+            table.add_column(col, justify="left" if col == "answer" else "right")
+        for rank, c in enumerate(decoded.candidates[:top_k], 1):
+            table.add_row(
+                str(rank), c.text if not c.is_null else "(no answer)", "" if c.is_null else str(c.start),
+                "" if c.is_null else str(c.end), f"{c.score:.2f}", f"{c.probability:.3f}",
+            )
+        out_console.print(table)
+
+
+def _print_explain(probs, rows: int = 15) -> None:
+    order = sorted(range(len(probs.tokens)), key=lambda i: -max(probs.start[i], probs.end[i]))[:rows]
+    table = Table(title=f"Start/end probabilities: the {len(order)} most likely of {len(probs.tokens)} context tokens")
+    for col in ("token", "chars", "p(start)", "p(end)"):
+        table.add_column(col, justify="left" if col == "token" else "right")
+    for i in sorted(order):
+        table.add_row(probs.tokens[i], f"{probs.spans[i][0]}-{probs.spans[i][1]}", f"{probs.start[i]:.3f}", f"{probs.end[i]:.3f}")
+    out_console.print(table)
