@@ -1,0 +1,144 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from bertkit.classification import TrainOptions, load_classifier, train_classifier
+from bertkit.classification.data import read_examples
+from bertkit.classification.modeldir import load_head
+from bertkit.errors import ModelLoadError, UsageError
+
+
+def _opts(tiny_bert, train_csv, out, **kw):
+    base = dict(train=str(train_csv), out=str(out), model=str(tiny_bert), dev=str(train_csv), seed=1, patience=None)
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def _train_accuracy(model_dir, train_csv):
+    clf = load_classifier(model_dir)
+    ex = read_examples(str(train_csv))
+    pred = clf.predict_proba(ex.texts).argmax(axis=1)
+    return float(np.mean([clf.labels[p] == y for p, y in zip(pred, ex.labels)]))
+
+
+def test_finetune_overfits_small_set(tiny_bert, train_csv, tmp_path, pooling="attention"):
+    report = train_classifier(_opts(tiny_bert, train_csv, tmp_path / "m", pooling=pooling, epochs=12, lr=3e-3, batch_size=8, dropout=0.0))
+    assert report.rows[0]["accuracy"] == 1.0
+    assert _train_accuracy(tmp_path / "m", train_csv) == 1.0
+    assert (tmp_path / "m" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "m" / ".train").exists()
+
+
+@pytest.mark.parametrize("pooling", ["mean", "weighted_layer"])
+def test_features_mode_overfits_small_set(tiny_bert, train_csv, tmp_path, pooling):
+    opts = _opts(tiny_bert, train_csv, tmp_path / "f", mode="features", pooling=pooling, epochs=80, lr=1e-2, dropout=0.0, hidden=64, batch_size=8)
+    report = train_classifier(opts)
+    assert report.rows[0]["accuracy"] == 1.0
+    assert _train_accuracy(tmp_path / "f", train_csv) == 1.0
+
+
+def test_features_cache_hit_and_miss(tiny_bert, train_csv, dev_csv, tmp_path):
+    logs: list[str] = []
+    opts = _opts(tiny_bert, train_csv, tmp_path / "f", dev=str(dev_csv), mode="features", pooling="mean", epochs=2)
+    train_classifier(opts, log=logs.append)
+    assert sum("feature cache miss" in m for m in logs) == 2 and not any("cache hit" in m for m in logs)
+    cached = sorted((tmp_path / "cache" / "features").glob("*.safetensors"))
+    assert len(cached) == 2  # train and dev
+    logs.clear()
+    train_classifier(opts, log=logs.append)
+    assert sum("feature cache hit" in m for m in logs) == 2 and not any("cache miss" in m for m in logs)
+    # A different max length, pooling or data is a miss.
+    logs.clear()
+    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "g", mode="features", pooling="max", epochs=1), log=logs.append)
+    assert any("cache miss" in m for m in logs)
+    logs.clear()
+    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "g", mode="features", pooling="mean", epochs=1, max_length=8), log=logs.append)
+    assert any("cache miss" in m for m in logs)
+
+
+def test_pooling_all_ensemble_is_mean_of_members(tiny_bert, train_csv, dev_csv, tmp_path):
+    report = train_classifier(_opts(tiny_bert, train_csv, tmp_path / "e", dev=str(dev_csv), mode="features", pooling="all", epochs=3))
+    names = [r["pooling"] for r in report.rows]
+    assert names[-1] == "ensemble" and {"cls", "mean", "max", "min", "mean_sqrt_len", "weighted_layer", "attention"} <= set(names)
+    assert (tmp_path / "e" / "comparison.png").is_file()
+    clf = load_classifier(tmp_path / "e")
+    texts = read_examples(str(dev_csv)).texts
+    members = clf.member_probabilities(texts)
+    assert members.shape == (len(names) - 1, len(texts), 2)
+    np.testing.assert_allclose(clf.predict_proba(texts), members.mean(axis=0), atol=1e-6)
+    # Each member, loaded on its own over the shared encoder, gives the same probabilities.
+    encoder = clf.groups[0][0]
+    from bertkit.classification.config import read_config
+    from bertkit.classification.classifier import Classifier
+
+    for k, name in enumerate(clf.member_names):
+        mdir = tmp_path / "e" / "members" / name
+        config = read_config(mdir)
+        alone = Classifier(mdir, config, [(encoder, [load_head(mdir, config, encoder)])], [name])
+        np.testing.assert_allclose(alone.predict_proba(texts), members[k], atol=1e-6)
+
+
+def test_freeze_epochs_leave_encoder_unchanged(tiny_bert, train_csv, tmp_path):
+    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "z", epochs=1, freeze_epochs=1, lr=1e-2))
+    base = load_file(str(tiny_bert / "model.safetensors"))
+    saved = load_file(str(tmp_path / "z" / "encoder" / "model.safetensors"))
+    for key, value in saved.items():
+        name = key if key in base else key.removeprefix("bert.")
+        assert torch.equal(value, base[name]), key
+    head = load_file(str(tmp_path / "z" / "head.safetensors"))
+    assert any(float(v.abs().sum()) > 0 for v in head.values())
+
+
+def test_unfrozen_epoch_changes_encoder(tiny_bert, train_csv, tmp_path):
+    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "u", epochs=2, freeze_epochs=1, lr=1e-2, layer_lr_decay=0.5))
+    base = load_file(str(tiny_bert / "model.safetensors"))
+    saved = load_file(str(tmp_path / "u" / "encoder" / "model.safetensors"))
+    assert any(not torch.equal(v, base[k]) for k, v in saved.items() if k in base)
+
+
+def test_lora_stores_only_adapters(tiny_bert, train_csv, tmp_path):
+    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "l", pooling="attention", epochs=2, lora=4, lr=1e-2))
+    files = {p.relative_to(tmp_path / "l").as_posix() for p in (tmp_path / "l").rglob("*") if p.is_file()}
+    assert "adapter/adapter_model.safetensors" in files and "encoder/model.safetensors" in files
+    config = json.loads((tmp_path / "l" / "bertkit_classifier.json").read_text())
+    assert config["encoder"] == {"source": "included", "base_sha256": None, "adapter": "lora"}
+    # The included encoder is the untouched base; the adapters carry the change.
+    base = load_file(str(tiny_bert / "model.safetensors"))
+    saved = load_file(str(tmp_path / "l" / "encoder" / "model.safetensors"))
+    assert all(torch.equal(v, base[k]) for k, v in saved.items())
+    clf = load_classifier(tmp_path / "l")
+    explanation = clf.explain("a great film")
+    assert explanation.tokens[0] == "[CLS]" and sum(explanation.weights) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_explain_needs_attention(tiny_bert, train_csv, tmp_path):
+    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "m", mode="features", epochs=1))
+    with pytest.raises(UsageError, match="attention pooling; this model uses mean"):
+        load_classifier(tmp_path / "m").explain("hello")
+
+
+def test_altered_or_incomplete_directory_refused(tiny_bert, train_csv, tmp_path):
+    out = tmp_path / "m"
+    train_classifier(_opts(tiny_bert, train_csv, out, mode="features", epochs=1))
+    load_classifier(out)
+    head = out / "head.safetensors"
+    original = head.read_bytes()
+    head.write_bytes(original[:-4] + b"\x00\x00\x00\x01")
+    with pytest.raises(ModelLoadError, match="head.safetensors was altered"):
+        load_classifier(out)
+    head.unlink()
+    with pytest.raises(ModelLoadError, match="incomplete model directory, head.safetensors is missing"):
+        load_classifier(out)
+    head.write_bytes(original)
+    config_path = out / "bertkit_classifier.json"
+    config = json.loads(config_path.read_text())
+    config["colour"] = "blue"
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="unknown key 'colour'"):
+        load_classifier(out)
+    config_path.unlink()
+    with pytest.raises(ModelLoadError, match="not a bertkit classifier directory"):
+        load_classifier(out)
