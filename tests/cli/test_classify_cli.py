@@ -1,0 +1,209 @@
+"""``bertkit classify train / evaluate / predict`` end to end on a tiny random BERT."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "classification"))
+from tiny_data import make_tiny_bert, sentiment_rows, write_rows  # noqa: E402
+
+from bertkit.cli.app import main  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("classify-cli")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BERTKIT_CACHE", str(root / "cache"))
+        bert = make_tiny_bert(root / "bert")
+        train = write_rows(root / "train.csv", sentiment_rows(24))
+        dev = write_rows(root / "dev.csv", sentiment_rows(8))
+        yield {"root": root, "bert": bert, "train": train, "dev": dev}
+
+
+@pytest.fixture(scope="module")
+def attention_model(env):
+    out = env["root"] / "attn"
+    code = main(["classify", "train", "--train", str(env["train"]), "--dev", str(env["dev"]), "--out", str(out),
+                 "--base", str(env["bert"]), "--pooling", "attention", "--epochs", "2", "--lr", "1e-3", "--batch-size", "8"])
+    assert code == 0
+    return out
+
+
+def run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_writes_model_directory(attention_model):
+    files = {p.name for p in attention_model.iterdir()}
+    assert {"bertkit_classifier.json", "head.safetensors", "encoder", "training_curves.png", "history.json"} <= files
+
+
+def test_train_features_all_json(env, tmp_path, capsys):
+    code, out, err = run(["classify", "train", "--train", str(env["train"]), "--dev-split", "0.25", "--out", str(tmp_path / "all"),
+                          "--base", str(env["bert"]), "--mode", "features", "--pooling", "all", "--epochs", "2", "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert [m["pooling"] for m in report["models"]][-1] == "ensemble"
+    assert report["dev_size"] == 6 and report["train_size"] == 18
+    assert (tmp_path / "all" / "comparison.png").is_file()
+    code, out, err = run(["classify", "evaluate", "--model", str(tmp_path / "all"), "--data", str(env["dev"]), "--json"], capsys)
+    assert code == 0 and 0.0 <= json.loads(out)["accuracy"] <= 1.0
+
+
+def test_evaluate_table_json_and_plots(env, attention_model, tmp_path, capsys):
+    code, out, err = run(["classify", "evaluate", "-m", str(attention_model), "--data", str(env["dev"]), "--json", "--plots", str(tmp_path / "p")], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert set(report) >= {"accuracy", "macro_f1", "per_class", "confusion"}
+    assert sum(map(sum, report["confusion"])) == 8
+    assert (tmp_path / "p" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    code, out, err = run(["classify", "evaluate", "-m", str(attention_model), "--data", str(env["dev"])], capsys)
+    assert code == 0 and "macro-F1" in out and "confusion matrix" in out
+
+
+def test_predict_args_file_topk_json_explain(env, attention_model, tmp_path, capsys):
+    code, out, err = run(["classify", "predict", "-m", str(attention_model), "a lovely film", "a dull film", "--top-k", "2", "--json"], capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in rows] == ["a lovely film", "a dull film"]
+    assert all(len(r["top"]) == 2 and abs(sum(t["probability"] for t in r["top"]) - 1) < 1e-4 for r in rows)
+    (tmp_path / "in.txt").write_text("a lovely film\na dull film\n")
+    for name in ("out.jsonl", "out.csv", "out.tsv"):
+        code, _, err = run(["classify", "predict", "-m", str(attention_model), "--input", str(tmp_path / "in.txt"), "-o", str(tmp_path / name)], capsys)
+        assert code == 0, err
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+    assert (tmp_path / "out.csv").read_text().splitlines()[0] == "text,label,label_1,probability_1"
+    code, out, err = run(["classify", "predict", "-m", str(attention_model), "a lovely film", "--explain", "--plots", str(tmp_path / "x"), "--json"], capsys)
+    assert code == 0, err
+    explained = json.loads(out)
+    assert explained["tokens"][0] == "[CLS]" and abs(sum(explained["weights"]) - 1) < 1e-3
+    assert (tmp_path / "x" / "explain_1.png").is_file()
+
+
+def test_shipped_model_needs_no_model_option(capsys):
+    from bertkit.classification.classifier import default_classifier_dir
+
+    if not (default_classifier_dir() / "bertkit_classifier.json").is_file():
+        pytest.skip("the shipped sentiment model is not built yet")
+    code, out, err = run(["classify", "predict", "a gorgeous, witty film", "a dull, lifeless mess", "--json"], capsys)
+    assert code == 0, err
+    assert [json.loads(line)["label"] for line in out.splitlines()] == ["positive", "negative"]
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_column", "unknown column 'label'"),
+        ("single_class", "at least two classes"),
+        ("empty_text", "line 3: empty text"),
+        ("malformed", "line 3: expected 2 fields"),
+        ("bad_pooling", "unknown pooling 'median'"),
+        ("bad_mode", "unknown mode 'magic'"),
+        ("dev_unknown_label", "label 'meh' was not seen in training"),
+    ],
+)
+def test_train_bad_input_exit_2_and_no_output(env, tmp_path, capsys, case, message):
+    train, extra = str(env["train"]), []
+    if case == "missing_column":
+        train = str(write_rows(tmp_path / "t.csv", [{"text": "a", "y": "1"}, {"text": "b", "y": "0"}]))
+    elif case == "single_class":
+        train = str(write_rows(tmp_path / "t.csv", [{"text": "a", "label": "1"}, {"text": "b", "label": "1"}]))
+    elif case == "empty_text":
+        train = str(write_rows(tmp_path / "t.csv", [{"text": "a", "label": "1"}, {"text": "", "label": "0"}]))
+    elif case == "malformed":
+        (tmp_path / "t.csv").write_text("text,label\nfine,1\nnot,fine,0\n")
+        train = str(tmp_path / "t.csv")
+    elif case == "bad_pooling":
+        extra = ["--pooling", "median"]
+    elif case == "bad_mode":
+        extra = ["--mode", "magic"]
+    elif case == "dev_unknown_label":
+        extra = ["--dev", str(write_rows(tmp_path / "d.csv", [{"text": "a", "label": "pos"}, {"text": "b", "label": "meh"}]))]
+    out = tmp_path / "model"
+    code, stdout, err = run(["classify", "train", "--train", train, "--out", str(out), "--base", str(env["bert"]), "--epochs", "1", *extra], capsys)
+    assert code == 2
+    assert message in err and err.startswith("bertkit: error:") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_evaluate_and_predict_bad_input(env, attention_model, tmp_path, capsys):
+    data = write_rows(tmp_path / "e.csv", [{"text": "a", "label": "pos"}, {"text": "b", "label": "neutral"}])
+    code, _, err = run(["classify", "evaluate", "-m", str(attention_model), "--data", str(data)], capsys)
+    assert code == 2 and "label 'neutral' was not seen in training" in err
+    code, _, err = run(["classify", "evaluate", "-m", str(tmp_path / "nowhere"), "--data", str(env["dev"])], capsys)
+    assert code == 2 and "does not exist" in err
+    code, _, err = run(["classify", "predict", "-m", str(attention_model)], capsys)
+    assert code == 2 and "exactly one of the two" in err
+    code, _, err = run(["classify", "predict", "-m", str(attention_model), "x", "-o", str(tmp_path / "o.npy")], capsys)
+    assert code == 2 and "unsupported extension" in err and not (tmp_path / "o.npy").exists()
+    (tmp_path / "bad.jsonl").write_text('{"text": "fine"}\n{"text": \n')
+    code, _, err = run(["classify", "predict", "-m", str(attention_model), "--input", str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "o.jsonl")], capsys)
+    assert code == 2 and "line 2: malformed JSON" in err and not (tmp_path / "o.jsonl").exists()
+
+
+def test_altered_model_dir_refused(env, attention_model, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(attention_model, copy)
+    with open(copy / "encoder" / "model.safetensors", "r+b") as fh:
+        fh.seek(-8, 2)
+        fh.write(b"\x01" * 8)
+    code, _, err = run(["classify", "predict", "-m", str(copy), "hello"], capsys)
+    assert code == 2 and "encoder/model.safetensors was altered" in err
+    (copy / "encoder" / "model.safetensors").unlink()
+    code, _, err = run(["classify", "predict", "-m", str(copy), "hello"], capsys)
+    assert code == 2 and "incomplete model directory" in err
+
+
+def test_resume_after_kill_mid_epoch(env, tmp_path, capsys):
+    rows = sentiment_rows(240)
+    train = write_rows(tmp_path / "big.csv", rows)
+    out = tmp_path / "killed"
+    args = ["classify", "train", "--train", str(train), "--dev", str(env["dev"]), "--out", str(out), "--base", str(env["bert"]),
+            "--epochs", "2", "--batch-size", "2", "--checkpoint-every", "5", "--lr", "1e-3"]
+    proc = subprocess.Popen([sys.executable, "-m", "bertkit", *args], cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out / ".train" / "checkpoint" / "state.json"
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            if state.is_file() and json.loads(state.read_text())["state"]["global_step"] >= 10:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no checkpoint was written")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not (out / "bertkit_classifier.json").exists()  # killed: no model yet
+    code, _, err = run([*args, "--resume"], capsys)
+    assert code == 0, err
+    assert "resumed from checkpoint: epoch 1, step" in err
+    assert (out / "bertkit_classifier.json").is_file() and not (out / ".train").exists()
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
