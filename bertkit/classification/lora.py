@@ -23,7 +23,9 @@ def add_lora(encoder: Encoder, rank: int, alpha: float | None = None, dropout: f
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(r=rank, lora_alpha=alpha or 2 * rank, lora_dropout=dropout, target_modules=LORA_TARGETS, bias="none")
-    return get_peft_model(encoder.model, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # transformers deprecation noise from inside peft
+        return get_peft_model(encoder.model, config)
 
 
 def save_lora(peft_model, directory: Path) -> None:

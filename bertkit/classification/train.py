@@ -160,7 +160,8 @@ def train_classifier(opts: TrainOptions, log: Callable[[str], None] = lambda m: 
             seed_everything(opts.seed)
             head = _head(opts, pooling, enc, label_map)
             peft_model = add_lora(enc, opts.lora) if opts.lora else None
-            log(f"fine-tuning {enc.path.name} with {pooling} pooling" + (f" (LoRA rank {opts.lora})" if opts.lora else ""))
+            name = "all-MiniLM-L6-v2" if default_base else enc.path.name
+            log(f"fine-tuning {name} with {pooling} pooling" + (f" (LoRA rank {opts.lora})" if opts.lora else ""))
             model, result = finetune(enc, head, train, dev, label_map, opts, target / WORK_DIR, log, peft_model)
             if opts.lora and default_base:
                 spec = EncoderSpec("default", base_sha, adapter="lora")
