@@ -107,19 +107,19 @@ def train_qa(
     _check_args(args, config)
     train = read_squad(train_path)
     dev = read_squad(dev_path) if dev_path is not None else None
-    log(f"train: {train.summary()}")
-    if dev is not None:
-        log(f"dev: {dev.summary()}")
     examples = [e for e in train.examples if e.trainable][: args.limit]
     if not examples:
         raise UsageError(f"{train_path}: no usable training questions")
 
     seed_everything(args.seed)
     encoder = Encoder(base, device=device, max_length=config.max_length)
-    model = QAModel(encoder)
     encoder_layers = encoder.num_layers
     if args.train_layers is not None and args.train_layers > encoder_layers:
         raise UsageError(f"--train-layers {args.train_layers} exceeds the encoder's {encoder_layers} layers")
+    model = QAModel(encoder)
+    log(f"train: {train.summary()}")
+    if dev is not None:
+        log(f"dev: {dev.summary()}")
     trainable = model.trainable_names(args.train_layers)
     model.set_trainable(trainable)
 
