@@ -33,11 +33,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from bertkit.cli import embed, inspect, tour
+    from bertkit.cli import embed, export, inspect, tour
 
     app.command("embed", help=embed.embed_command.__doc__)(embed.embed_command)
     app.command("inspect", help=inspect.inspect_command.__doc__)(inspect.inspect_command)
     app.command("tour", help=tour.tour_command.__doc__)(tour.tour_command)
+    app.command("export", help=export.export_command.__doc__)(export.export_command)
     # Sub-applications (one module each) are added here:
     # --- subcommands ---
     from bertkit.cli import classify; app.add_typer(classify.app, name="classify")  # noqa: E702

@@ -1,18 +1,36 @@
-"""``bertkit embed``: texts in, vectors out (.npy, .parquet, .jsonl)."""
+"""``bertkit embed``: texts in, vectors out (.npy, .parquet, .jsonl), streamed."""
 
 from __future__ import annotations
 
+import itertools
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from bertkit.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, MaxLengthOpt, ModelOpt, err_console, show_progress
+from bertkit.cli.options import BatchSizeOpt, DeviceOpt, MaxLengthOpt, ModelOpt, err_console, show_progress
 from bertkit.embeddings.embedder import LONG_MODES, Embedder
 from bertkit.embeddings.pooling import split_pooling_spec
-from bertkit.errors import choice_error
-from bertkit.io.readers import detect_format, read_texts
-from bertkit.io.writers import output_format, write_embeddings, write_word_vectors
+from bertkit.engine.backends import check_backend
+from bertkit.engine.quality import INT8_MIN_MEAN_COSINE
+from bertkit.errors import InputError, UsageError, choice_error
+from bertkit.io.readers import detect_format, iter_texts, read_texts
+from bertkit.io.stream import EmbeddingStreamWriter
+from bertkit.io.writers import output_format, write_word_vectors
+
+CHUNK = 8192  # texts per streamed chunk: sorted by length within it, written as it completes
+CHECK_SAMPLE = 256
+
+
+def _spool_stdin() -> str:
+    """Copy stdin to a temporary .txt file so it can be counted, then streamed."""
+    tmp = tempfile.NamedTemporaryFile(prefix="bertkit-stdin-", suffix=".txt", delete=False)
+    with tmp:
+        shutil.copyfileobj(sys.stdin.buffer, tmp)
+    return tmp.name
 
 
 def embed_command(
@@ -23,12 +41,15 @@ def embed_command(
     layers: str = typer.Option("-1", "--layers", help="Hidden layer(s) to pool: -1, -2, -4: (mean of last four), 2:5, -1,-2, all."),
     normalize: bool = typer.Option(False, "--normalize", help="L2-normalise every vector."),
     batch_size: int = BatchSizeOpt,
+    max_batch_tokens: Optional[int] = typer.Option(None, "--max-batch-tokens", min=1, help="Also cap each batch at this many padded tokens."),
     max_length: Optional[int] = MaxLengthOpt,
     text_column: str = typer.Option("text", "--text-column", help="Text column for .csv/.tsv/.jsonl input."),
     tokens: bool = typer.Option(False, "--tokens", help="Word-level vectors (sub-word pieces pooled per word) instead of one vector per text."),
     long: str = typer.Option("truncate", "--long", help="Texts over --max-length: truncate (cut, and count them) or window (overlapping windows pooled into one vector)."),
     stride: Optional[int] = typer.Option(None, "--stride", min=0, help="Tokens shared by consecutive windows with --long window (default max length / 4)."),
-    dtype: str = DtypeOpt,
+    backend: str = typer.Option("torch", "--backend", help="torch or onnx (ONNX Runtime, exported once and cached)."),
+    dtype: str = typer.Option("fp32", "--dtype", help="torch: fp32, bf16, fp16 (GPU); onnx: fp32, int8."),
+    check: bool = typer.Option(False, "--check", help=f"First compare the backend with torch fp32 on up to {CHECK_SAMPLE} input texts (cosine); int8 must reach {INT8_MIN_MEAN_COSINE}."),
     device: str = DeviceOpt,
 ) -> None:
     """Embed texts into vectors with any pooling; rows follow the input order."""
@@ -36,34 +57,56 @@ def embed_command(
     split_pooling_spec(pooling)
     if long not in LONG_MODES:
         raise choice_error("--long mode", long, LONG_MODES)
+    check_backend(backend, dtype)
     output_format(str(output), words=tokens)
     detect_format(input)
-    texts = read_texts(input, text_column)
-    embedder = Embedder(
-        model,
-        pooling=pooling,
-        layers=layers,
-        normalize=normalize,
-        batch_size=batch_size,
-        max_length=max_length,
-        long=long,
-        stride=stride,
-        dtype=dtype,
-        device=device,
-        progress=show_progress(),
-    )
+    source = _spool_stdin() if input == "-" else input
+    try:
+        _embed(source, input, output, tokens, text_column, check, long, dict(
+            model=model, pooling=pooling, layers=layers, normalize=normalize, batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens, max_length=max_length, long=long, stride=stride,
+            backend=backend, dtype=dtype, device=device, progress=show_progress(),
+        ))
+    finally:
+        if source != input:
+            Path(source).unlink(missing_ok=True)
+
+
+def _embed(source: str, shown: str, output: Path, tokens: bool, text_column: str, check: bool, long: str, options: dict) -> None:
+    model = options.pop("model")
     if tokens:
+        texts = read_texts(source, text_column)
+        embedder = Embedder(model, **options)
         rows = embedder.embed_words(texts)
         write_word_vectors(str(output), texts, [r.words for r in rows], [r.vectors for r in rows])
         shape = f"{sum(len(r.words) for r in rows)} word vectors x {embedder.encoder.hidden_size}"
     else:
-        vectors = embedder.embed(texts)
-        write_embeddings(str(output), texts, vectors)
-        shape = f"{vectors.shape[0]} x {vectors.shape[1]}"
+        count = sum(1 for _ in iter_texts(source, text_column))  # validates every row before any work
+        if count == 0:
+            raise InputError(f"{shown if shown != '-' else 'stdin'}: no texts found (empty input)")
+        embedder = Embedder(model, **options)
+        if check:
+            _check(embedder, list(itertools.islice(iter_texts(source, text_column), CHECK_SAMPLE)))
+        with EmbeddingStreamWriter(output, embedder.dim, count) as writer:
+            for texts, vectors in embedder.embed_stream(iter_texts(source, text_column), CHUNK):
+                writer.write(texts, vectors)
+        shape = f"{count} x {embedder.dim}"
     stats = embedder.last_stats
     err_console.print(f"wrote {output} ({shape}); {stats.summary(long)}")
     if stats.truncated and long == "truncate":
         err_console.print(
             f"note: {stats.truncated} text(s) longer than {embedder.encoder.max_length} tokens were cut; "
             "use --long window to embed them whole"
+        )
+
+
+def _check(embedder: Embedder, sample: list[str]) -> None:
+    from bertkit.engine.build import compare_to_fp32
+
+    result = compare_to_fp32(embedder, sample)
+    err_console.print(f"check: {embedder.backend_name} {embedder.dtype} vs torch fp32: {result}")
+    if embedder.dtype == "int8" and result.mean_cosine < INT8_MIN_MEAN_COSINE:
+        raise UsageError(
+            f"int8 refused: mean cosine {result.mean_cosine:.4f} to fp32 on this input is below {INT8_MIN_MEAN_COSINE}; "
+            "use --dtype fp32 (onnx) or bf16 (torch)"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +12,8 @@ import torch
 from tqdm.auto import tqdm
 
 from bertkit.encoder.encoder import Encoder, EncoderOutput
+from bertkit.engine.backends import check_backend
+from bertkit.engine.build import build_backend
 from bertkit.embeddings.layers import LayerSelection, parse_layers
 from bertkit.embeddings.pooling import Pooling, PoolingInput, build_pooling, split_pooling_spec
 from bertkit.embeddings.windows import combine_windows, pool_pieces_to_words, window_rules
@@ -63,9 +65,11 @@ class Embedder:
         layers: str | int = "-1",
         normalize: bool = False,
         batch_size: int = 32,
+        max_batch_tokens: int | None = None,
         max_length: int | None = None,
         long: str = "truncate",
         stride: int | None = None,
+        backend: str = "torch",
         dtype: str = "fp32",
         device: str = "auto",
         layer_start: int | None = None,
@@ -78,7 +82,13 @@ class Embedder:
             raise choice_error("long-text mode", long, LONG_MODES)
         if batch_size < 1:
             raise UsageError(f"batch size must be >= 1, got {batch_size}")
-        self.encoder = encoder or Encoder(model, device=device, dtype=dtype, max_length=max_length)
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise UsageError(f"max batch tokens must be >= 1, got {max_batch_tokens}")
+        check_backend(backend, dtype)
+        torch_dtype = dtype if backend == "torch" else "fp32"
+        self.encoder = encoder or Encoder(model, device=device, dtype=torch_dtype, max_length=max_length)
+        if backend == "onnx" and self.encoder.device.type != "cpu":
+            raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
         self.layers: LayerSelection = parse_layers(layers, self.encoder.num_layers)
         self.pooling = pooling_module or build_pooling(
             pooling, self.encoder.hidden_size, self.encoder.num_layers, layer_start=layer_start
@@ -91,10 +101,21 @@ class Embedder:
         self.pooling.to(self.encoder.device).eval()
         self.normalize = normalize
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         self.long = long
         self.stride = stride
+        self.backend_name = backend
+        self.dtype = dtype
         self.progress = progress
         self.last_stats = EmbedStats()
+        self._backend = None
+
+    @property
+    def backend(self):
+        """The inference backend, built on first use (an ONNX export can take seconds)."""
+        if self._backend is None:
+            self._backend = build_backend(self)
+        return self._backend
 
     @property
     def dim(self) -> int:
@@ -111,10 +132,10 @@ class Embedder:
         return result.vector.float(), result.token_weights
 
     def _run(self, windows, desc: str):
-        """Yield (window indices, batch, encoder output) over length-sorted batches."""
+        """Yield (window indices, batch, encoder output) over length-sorted batches (torch)."""
         bar = tqdm(total=len(windows.features), desc=desc, unit="text", disable=not self.progress, leave=False)
         with torch.inference_mode():
-            for idx, batch in self.encoder.batches(windows, self.batch_size):
+            for idx, batch in self.encoder.batches(windows, self.batch_size, self.max_batch_tokens):
                 out = self.encoder.forward(batch, hidden_states=self.needs_hidden_states)
                 yield idx, batch, out
                 bar.update(len(idx))
@@ -123,19 +144,43 @@ class Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One float32 vector per text, row i for ``texts[i]``. # -> (N, D)"""
         texts = _check_texts(texts)
+        self.last_stats = EmbedStats()
+        return self._embed_chunk(texts, self.backend)
+
+    def embed_stream(self, texts: Iterable[str], chunk_size: int = 8192) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Embed an iterable of any length chunk by chunk, so memory stays flat.
+
+        Yields (texts, vectors (n, D)) per chunk of ``chunk_size`` texts, in input order;
+        each chunk is sorted by length internally. ``last_stats`` accumulates.
+        """
+        self.last_stats = EmbedStats()
+        chunk: list[str] = []
+        for text in texts:
+            chunk.append(text)
+            if len(chunk) >= chunk_size:
+                yield chunk, self._embed_chunk(_check_texts(chunk), self.backend)
+                chunk = []
+        if chunk:
+            yield chunk, self._embed_chunk(_check_texts(chunk), self.backend)
+
+    def _embed_chunk(self, texts: list[str], backend) -> np.ndarray:
         start = time.perf_counter()
         windows = self.encoder.tokenize(texts, windows=self.long == "window", stride=self.stride)
         window_vecs = np.zeros((len(windows.features), self.dim), dtype=np.float32)
-        for idx, batch, out in self._run(windows, "embedding"):
-            vectors, _ = self.pool(out)
-            window_vecs[idx] = vectors.cpu().numpy()
+        bar = tqdm(total=len(windows.features), desc="embedding", unit="text", disable=not self.progress, leave=False)
+        for idx, batch in self.encoder.batches(windows, self.batch_size, self.max_batch_tokens):
+            window_vecs[idx] = backend.run(batch)
+            bar.update(len(idx))
+        bar.close()
         result = self._combine(windows, window_vecs)
         if self.normalize:
             norms = np.linalg.norm(result, axis=1, keepdims=True)
             result = result / np.maximum(norms, 1e-12)
-        self.last_stats = EmbedStats(
-            len(texts), int(sum(windows.lengths)), windows.truncated, time.perf_counter() - start
-        )
+        stats = self.last_stats
+        stats.texts += len(texts)
+        stats.tokens += int(sum(windows.lengths))
+        stats.truncated += windows.truncated
+        stats.seconds += time.perf_counter() - start
         return result.astype(np.float32, copy=False)
 
     def _combine(self, windows, window_vecs: np.ndarray) -> np.ndarray:
@@ -152,6 +197,8 @@ class Embedder:
 
     def embed_words(self, texts: Sequence[str]) -> list[WordVectors]:
         """Word-level vectors: sub-word piece states (of the selected layers) averaged per word."""
+        if self.backend_name != "torch":
+            raise UsageError("word vectors (--tokens) need the torch backend; drop --backend onnx")
         texts = _check_texts(texts)
         start = time.perf_counter()
         windows = self.encoder.tokenize(

@@ -1,0 +1,76 @@
+"""Inference backends behind one interface, chosen by name.
+
+A backend turns a padded batch of ids into pooled vectors: ``run(batch) -> (B, D)``.
+
+========  ================  ==============================================
+backend   dtypes            how
+========  ================  ==============================================
+torch     fp32, bf16, fp16  the PyTorch model; bf16/fp16 through autocast
+onnx      fp32, int8        ONNX Runtime (graph optimisation ALL, one
+                            intra-op thread per core); int8 = dynamic
+                            per-channel quantisation of the weights
+========  ================  ==============================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bertkit.engine.graph import EmbeddingGraph
+from bertkit.errors import UsageError, choice_error
+
+__all__ = ["BACKENDS", "BACKEND_DTYPES", "check_backend", "TorchBackend", "OnnxBackend", "ort_session"]
+
+BACKEND_DTYPES = {"torch": ("fp32", "bf16", "fp16"), "onnx": ("fp32", "int8")}
+BACKENDS = tuple(BACKEND_DTYPES)
+
+
+def check_backend(backend: str, dtype: str) -> None:
+    """Validate a (backend, dtype) pair with a message that names the valid options."""
+    if backend not in BACKEND_DTYPES:
+        raise choice_error("backend", backend, BACKENDS)
+    valid = BACKEND_DTYPES[backend]
+    if dtype not in valid:
+        hint = "; int8 runs on --backend onnx" if dtype == "int8" else ""
+        raise UsageError(f"dtype {dtype!r} is not available on backend {backend!r}; valid options: {', '.join(valid)}{hint}")
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, graph: EmbeddingGraph, autocast) -> None:
+        self.graph = graph
+        self.autocast = autocast
+
+    def run(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        with torch.inference_mode(), self.autocast():
+            out = self.graph(*[batch[n] for n in self.graph.input_names])
+        return out.float().cpu().numpy()
+
+
+def ort_session(path: Path, threads: int | None = None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (threads or os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxBackend:
+    name = "onnx"
+
+    def __init__(self, path: Path, input_names: list[str], threads: int | None = None) -> None:
+        self.session = ort_session(path, threads)
+        self.input_names = list(input_names)
+
+    def run(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        feed = {n: batch[n].cpu().numpy() for n in self.input_names}
+        return self.session.run(None, feed)[0]

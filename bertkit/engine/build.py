@@ -1,0 +1,58 @@
+"""Build an Embedder's backend: the torch graph, or an ONNX export vetted by the quality gate."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from bertkit.engine.backends import OnnxBackend, TorchBackend
+from bertkit.engine.graph import EmbeddingGraph
+from bertkit.engine.onnx_export import export_onnx
+from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MIN_MEAN_COSINE, agreement
+from bertkit.errors import UsageError
+from bertkit.io.atomic import atomic_write_text
+
+__all__ = ["build_backend", "compare_to_fp32", "graph_of"]
+
+
+def graph_of(embedder) -> EmbeddingGraph:
+    enc = embedder.encoder
+    return EmbeddingGraph(enc.model, embedder.layers, embedder.pooling, enc.input_keys).eval()
+
+
+def build_backend(embedder):
+    """The backend named by ``embedder.backend_name`` / ``embedder.dtype``."""
+    graph = graph_of(embedder)
+    if embedder.backend_name == "torch":
+        return TorchBackend(graph, embedder.encoder.autocast)
+    directory, info = export_onnx(graph, embedder.encoder.path, dtype=embedder.dtype, max_length=embedder.encoder.max_length)
+    backend = OnnxBackend(directory / info.model_file, graph.input_names)
+    if embedder.dtype == "int8":
+        if info.calibration_mean_cosine is None:
+            reference = TorchBackend(graph, embedder.encoder.autocast)
+            saved = embedder.last_stats
+            ref = embedder._embed_chunk(list(CALIBRATION_TEXTS), reference)
+            got = embedder._embed_chunk(list(CALIBRATION_TEXTS), backend)
+            embedder.last_stats = saved
+            result = agreement(ref, got)
+            info.calibration_mean_cosine, info.calibration_worst_cosine = result.mean_cosine, result.worst_cosine
+            atomic_write_text(directory / "onnx_config.json", json.dumps(asdict(info), indent=2))
+        if info.calibration_mean_cosine < INT8_MIN_MEAN_COSINE:
+            raise UsageError(
+                f"int8 refused for {embedder.encoder.path.name} with pooling {embedder.pooling.spec}: its vectors drift "
+                f"from fp32 (mean cosine {info.calibration_mean_cosine:.4f} < {INT8_MIN_MEAN_COSINE} on the calibration "
+                "texts); use --dtype fp32 (onnx) or bf16 (torch)"
+            )
+    return backend
+
+
+def compare_to_fp32(embedder, texts: list[str]):
+    """Agreement of the embedder's backend with torch fp32 on ``texts`` (the --check gate)."""
+    import contextlib
+
+    reference = TorchBackend(graph_of(embedder), contextlib.nullcontext)
+    saved = embedder.last_stats
+    ref = embedder._embed_chunk(list(texts), reference)
+    got = embedder._embed_chunk(list(texts), embedder.backend)
+    embedder.last_stats = saved
+    return agreement(ref, got)

@@ -1,0 +1,90 @@
+"""Backends (torch, ONNX fp32/int8), the export cache, the quality gate, streaming."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bertkit import Embedder
+from bertkit.engine import agreement, check_backend
+from bertkit.engine.build import compare_to_fp32, graph_of
+from bertkit.engine.onnx_export import cache_root, content_hash, export_onnx
+from bertkit.errors import UsageError
+
+TEXTS = ["a short one", "", "a somewhat longer text with more words in it", "x " * 40, "Naïve café, déjà vu?"]
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("BERTKIT_CACHE", str(tmp_path_factory.getbasetemp() / "bertkit-cache"))
+
+
+@pytest.mark.parametrize("pooling, layers", [("mean", "-1"), ("max+cls", "-2:"), ("pooler", "-1"), ("weighted_layer", "-1")])
+def test_onnx_fp32_matches_torch(tiny_encoder, pooling, layers):
+    before = tiny_encoder.model.config._attn_implementation
+    torch_vecs = Embedder(pooling=pooling, layers=layers, encoder=tiny_encoder).embed(TEXTS)
+    onnx_vecs = Embedder(pooling=pooling, layers=layers, encoder=tiny_encoder, backend="onnx").embed(TEXTS)
+    np.testing.assert_allclose(onnx_vecs, torch_vecs, atol=2e-4)
+    assert tiny_encoder.model.config._attn_implementation == before  # the export (eager) restores it
+
+
+def test_export_is_cached_and_keyed_by_content(tiny_encoder):
+    emb = Embedder(pooling="attention", encoder=tiny_encoder, backend="onnx")
+    graph = graph_of(emb)
+    first, info = export_onnx(graph, tiny_encoder.path)
+    stamp = (first / info.model_file).stat().st_mtime_ns
+    again, _ = export_onnx(graph, tiny_encoder.path)
+    assert again == first and (again / info.model_file).stat().st_mtime_ns == stamp
+    key = content_hash(graph, tiny_encoder.path, "fp32")
+    with torch.no_grad():
+        emb.pooling.scorer[-1].weight.add_(1.0)  # trained pooling weights -> a new export
+    assert content_hash(graph, tiny_encoder.path, "fp32") != key
+    assert content_hash(graph, tiny_encoder.path, "int8") != content_hash(graph, tiny_encoder.path, "fp32")
+    assert first.parent == cache_root()
+
+
+def test_int8_is_vetted_against_fp32(minilm_encoder):
+    emb = Embedder(pooling="mean", encoder=minilm_encoder, backend="onnx", dtype="int8")
+    vecs = emb.embed(TEXTS)
+    ref = Embedder(pooling="mean", encoder=minilm_encoder).embed(TEXTS)
+    assert agreement(ref, vecs).mean_cosine > 0.98
+    directory, info = export_onnx(graph_of(emb), minilm_encoder.path, dtype="int8")
+    recorded = json.loads((directory / "onnx_config.json").read_text())
+    assert recorded["calibration_mean_cosine"] >= 0.99
+    assert compare_to_fp32(emb, TEXTS).n == len(TEXTS)
+
+
+def test_int8_refused_when_it_drifts(tiny_encoder, monkeypatch):
+    import bertkit.engine.build as build
+
+    monkeypatch.setattr(build, "INT8_MIN_MEAN_COSINE", 1.01)  # no model can pass this
+    with pytest.raises(UsageError, match=r"int8 refused for .* drift .*mean cosine"):
+        Embedder(pooling="mean", encoder=tiny_encoder, backend="onnx", dtype="int8").embed(["x"])
+
+
+def test_backend_dtype_validation():
+    check_backend("onnx", "int8")
+    with pytest.raises(UsageError, match="unknown backend 'tvm'; valid options: torch, onnx"):
+        check_backend("tvm", "fp32")
+    with pytest.raises(UsageError, match="int8 runs on --backend onnx"):
+        check_backend("torch", "int8")
+    with pytest.raises(UsageError, match="'bf16' is not available on backend 'onnx'"):
+        check_backend("onnx", "bf16")
+
+
+def test_stream_and_token_budget_give_the_same_vectors(tiny_encoder):
+    whole = Embedder(pooling="mean", encoder=tiny_encoder).embed(TEXTS * 3)
+    streamer = Embedder(pooling="mean", encoder=tiny_encoder, max_batch_tokens=24)
+    chunks = list(streamer.embed_stream(iter(TEXTS * 3), chunk_size=4))
+    assert [len(t) for t, _ in chunks] == [4, 4, 4, 3]
+    np.testing.assert_allclose(np.concatenate([v for _, v in chunks]), whole, atol=1e-5)
+    assert streamer.last_stats.texts == 15
+
+
+def test_agreement_handles_zero_rows():
+    a = np.array([[1.0, 0.0], [0.0, 0.0]])
+    result = agreement(a, a.copy())
+    assert result.mean_cosine == pytest.approx(1.0) and result.n == 2
