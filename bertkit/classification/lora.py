@@ -40,10 +40,10 @@ def load_lora(encoder: Encoder, directory: Path) -> None:
 
     if not (directory / "adapter_model.safetensors").is_file():
         raise ModelLoadError(f"{directory}: no adapter_model.safetensors (incomplete model directory)")
-    try:
-        peft_model = PeftModel.from_pretrained(encoder.model, str(directory), is_trainable=False)
-    except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"{directory}: the LoRA adapters could not be loaded ({str(exc).splitlines()[0][:200]})") from None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # transformers deprecation noise from inside peft
+        try:
+            peft_model = PeftModel.from_pretrained(encoder.model, str(directory), is_trainable=False)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(f"{directory}: the LoRA adapters could not be loaded ({str(exc).splitlines()[0][:200]})") from None
         encoder.model = peft_model.merge_and_unload().to(encoder.device).eval()

@@ -53,7 +53,25 @@ def tour_inspect(model: Optional[str]) -> None:
     inspect_command(model=model, text="Who wrote War and Peace?", pair="Tolstoy wrote it.", depth=1, as_json=False)
 
 
-SECTIONS = [tour_embeddings, tour_inspect]
+def tour_classification(model: Optional[str]) -> None:
+    from bertkit.classification import load_classifier
+
+    out_console.rule("[bold]Classification")
+    clf = load_classifier(None)  # the shipped model is built on the packaged encoder; --model does not apply
+    out_console.print("The shipped sentiment model (all-MiniLM-L6-v2 + LoRA adapters + attention pooling, trained on SST-2):")
+    table = Table()
+    table.add_column("sentence")
+    table.add_column("label")
+    table.add_column("probability", justify="right")
+    for text, pred in zip(SENTENCES, clf.predict(SENTENCES)):
+        table.add_row(text, pred.label, f"{pred.top[0][1]:.3f}")
+    out_console.print(table)
+    ex = clf.explain(SENTENCES[2])
+    weights = "  ".join(f"{t} {w:.2f}" for t, w in zip(ex.tokens, ex.weights))
+    out_console.print(f"Attention-pooling weight per token of sentence 3 (bertkit classify predict --explain):\n  {weights}")
+
+
+SECTIONS = [tour_embeddings, tour_inspect, tour_classification]
 
 
 def tour_command(model: Optional[str] = ModelOpt) -> None:
