@@ -142,3 +142,21 @@ def test_altered_or_incomplete_directory_refused(tiny_bert, train_csv, tmp_path)
     config_path.unlink()
     with pytest.raises(ModelLoadError, match="not a bertkit classifier directory"):
         load_classifier(out)
+
+
+def test_sentence_pairs_use_token_types(tiny_bert, tmp_path):
+    from tiny_data import write_rows
+
+    rows = [{"a": f"is the film {w}?", "b": ("yes" if i % 2 else "no") + f", it is {w}", "label": str(i % 2)}
+            for i, w in enumerate(["good", "bad", "fine", "poor", "great", "awful"] * 3)]
+    path = write_rows(tmp_path / "pairs.tsv", rows, "\t")
+    opts = TrainOptions(train=str(path), dev=str(path), out=str(tmp_path / "p"), model=str(tiny_bert), mode="features",
+                        text_column="a", pair_column="b", epochs=2, patience=None)
+    train_classifier(opts)
+    clf = load_classifier(tmp_path / "p")
+    assert clf.config.pairs is True
+    windows = clf.groups[0][0].tokenize(["is it good?"], ["yes"])
+    assert set(windows.features[0]["token_type_ids"]) == {0, 1}
+    assert clf.predict_proba(["is it good?"], ["yes"]).shape == (1, 2)
+    with pytest.raises(UsageError, match="sentence pairs"):
+        clf.predict_proba(["is it good?"])
