@@ -14,7 +14,7 @@ __all__ = ["CONFIG_FILE", "FORMAT", "EncoderSpec", "ClassifierConfig", "read_con
 
 CONFIG_FILE = "bertkit_classifier.json"
 FORMAT = "bertkit-classifier"
-ENCODER_SOURCES = ("included", "default", "parent")
+ENCODER_SOURCES = ("included", "default", "parent", "members")
 
 
 @dataclass
@@ -23,7 +23,8 @@ class EncoderSpec:
 
     ``included``: ``encoder/`` in this directory (Hugging Face format) · ``default``: the
     packaged all-MiniLM-L6-v2, whose weights must hash to ``base_sha256`` · ``parent``:
-    the enclosing ensemble's encoder. ``adapter="lora"``: LoRA adapters in ``adapter/``
+    the enclosing ensemble's encoder · ``members``: an ensemble whose members each carry
+    their own encoder. ``adapter="lora"``: LoRA adapters in ``adapter/``
     (peft format) are applied on top.
     """
 

@@ -118,6 +118,8 @@ def verify_files(directory: Path, config: ClassifierConfig) -> None:
 
 
 def load_encoder(directory: Path, spec: EncoderSpec, config: ClassifierConfig, *, device: str, dtype: str, parent: Encoder | None = None) -> Encoder:
+    if spec.source == "members":
+        raise ModelLoadError(f"{directory}: encoder source 'members' is for ensembles only")
     if spec.source == "parent":
         if parent is None:
             raise ModelLoadError(f"{directory}: encoder source 'parent' outside an ensemble")

@@ -173,7 +173,7 @@ def train_classifier(opts: TrainOptions, log: Callable[[str], None] = lambda m: 
             _finish(target, config, head, enc, peft_model, result, log)
             report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
         if ensemble:
-            _write_ensemble(out, poolings, EncoderSpec("parent"), common, "finetune", report, dev, label_map, opts, log)
+            _write_ensemble(out, poolings, EncoderSpec("members"), common, "finetune", report, dev, label_map, opts, log)
     report.seconds = time.perf_counter() - start
     return report
 

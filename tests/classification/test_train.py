@@ -160,3 +160,11 @@ def test_sentence_pairs_use_token_types(tiny_bert, tmp_path):
     assert clf.predict_proba(["is it good?"], ["yes"]).shape == (1, 2)
     with pytest.raises(UsageError, match="sentence pairs"):
         clf.predict_proba(["is it good?"])
+
+
+def test_finetune_pooling_all_ensemble_has_one_encoder_per_member(tiny_bert, train_csv, dev_csv, tmp_path):
+    report = train_classifier(_opts(tiny_bert, train_csv, tmp_path / "fe", dev=str(dev_csv), pooling="all", epochs=1, checkpoint_every=0))
+    clf = load_classifier(tmp_path / "fe")
+    assert len(clf.groups) == len(report.rows) - 1 and all(len(heads) == 1 for _, heads in clf.groups)
+    texts = read_examples(str(dev_csv)).texts
+    np.testing.assert_allclose(clf.predict_proba(texts), clf.member_probabilities(texts).mean(axis=0), atol=1e-6)
