@@ -89,10 +89,7 @@ def train_command(
     )
     result = outcome.result
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
-    err_console.print(
-        f"saved {out} ({size:.1f} MB): {result.steps} steps in {result.seconds / 60:.1f} min"
-        f" ({result.examples / max(result.seconds, 1e-9):.1f} windows/s)"
-    )
+    err_console.print(f"saved {out} ({size:.1f} MB): {result.steps} steps, {result.examples} windows, {result.seconds / 60:.1f} min")
     if outcome.dev is not None:
         out_console.print(_metrics_line(outcome.dev.metrics))
 

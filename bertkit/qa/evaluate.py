@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,15 +45,21 @@ def evaluate_squad(
     null_threshold: float | None = None,
     progress: bool = False,
 ) -> EvalResult:
-    """Predict every question of ``data`` and score it (v2.0 metric for SQuAD 2.0 data)."""
+    """Predict every question of ``data`` and score it (v2.0 metric for SQuAD 2.0 data).
+
+    SQuAD 1.1 guarantees an answer, so on 1.1 data the best span is always given, even by
+    a model that can say "no answer".
+    """
     examples = data.examples
     threshold = config.null_threshold if null_threshold is None else null_threshold
+    if not data.version_2:
+        threshold = math.inf
     preds = answer_questions(
         model, config, [e.question for e in examples], [e.context for e in examples],
         batch_size=batch_size, null_threshold=threshold, progress=progress,
     )
     predictions = {e.id: (d.answer.text if d.answer is not None else "") for e, d in zip(examples, preds.decoded)}
-    null_odds = {e.id: float(d.null_odds) for e, d in zip(examples, preds.decoded)}
+    null_odds = {e.id: min(float(d.null_odds), 1e9) for e, d in zip(examples, preds.decoded)}  # finite for JSON
     references = {e.id: ([] if e.is_impossible else list(e.references)) for e in examples}
     if data.version_2:
         metrics = squad_v2(references, predictions, null_odds, na_prob_thresh=threshold)
