@@ -8,11 +8,15 @@ that validation of names (pooling, layers, dtype) reads as the usual ``ValueErro
 
 from __future__ import annotations
 
-__all__ = ["BertkitError", "UsageError", "InputError", "ModelLoadError"]
+__all__ = ["BertkitError", "BertkitWarning", "UsageError", "InputError", "ModelLoadError", "choice_error"]
 
 
 class BertkitError(Exception):
     """An error caused by user input; its message is a single line meant for the user."""
+
+
+class BertkitWarning(UserWarning):
+    """Advice the user should see (the CLI prints it as one `bertkit: warning:` line)."""
 
 
 class UsageError(BertkitError, ValueError):

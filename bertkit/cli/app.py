@@ -7,6 +7,7 @@ with code 2, without a traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 import typer
@@ -20,7 +21,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
     _CLICK_ERRORS = (click.ClickException,)
     _NO_ARGS = (getattr(click.exceptions, "NoArgsIsHelpError", ()),) if hasattr(click.exceptions, "NoArgsIsHelpError") else ()
 
-from bertkit.errors import BertkitError
+from bertkit.errors import BertkitError, BertkitWarning
 
 app = typer.Typer(
     name="bertkit",
@@ -53,8 +54,19 @@ def error(message: str) -> None:
     print(f"bertkit: error: {message}", file=sys.stderr)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, BertkitWarning):
+        print(f"bertkit: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the process exit code."""
+    warnings.showwarning = _show_warning
     try:
         app(args=argv, prog_name="bertkit", standalone_mode=False)
         code = 0

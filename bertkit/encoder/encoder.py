@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -16,11 +17,19 @@ from torch import Tensor
 
 from bertkit.encoder.batching import length_sorted_batches, pad_batch
 from bertkit.encoder.loading import load_model
-from bertkit.errors import UsageError, choice_error
+from bertkit.errors import BertkitWarning, UsageError, choice_error
 
-__all__ = ["DTYPES", "EncoderOutput", "Windows", "Encoder", "resolve_device"]
+__all__ = ["DTYPES", "EncoderOutput", "Windows", "Encoder", "cpu_has_native_bf16", "resolve_device"]
 
 DTYPES = ("fp32", "bf16", "fp16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when oneDNN has fast bf16 kernels on this CPU (AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - older torch builds
+        return False
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -80,6 +89,13 @@ class Encoder:
         self.device = resolve_device(device)
         if dtype == "fp16" and self.device.type != "cuda":
             raise UsageError("dtype 'fp16' needs a CUDA device; on CPU use bf16 or fp32")
+        if dtype == "bf16" and self.device.type == "cpu" and not cpu_has_native_bf16():
+            warnings.warn(
+                "this CPU has no native bf16 (no AVX512-BF16 or AMX): bf16 runs far slower than fp32 here; "
+                "use fp32, or --backend onnx for speed",
+                BertkitWarning,
+                stacklevel=2,
+            )
         loaded = load_model(model)
         self.path = loaded.path
         self.tokenizer = loaded.tokenizer

@@ -1,0 +1,236 @@
+"""The inference engine side by side: sentence-transformers vs bertkit's backends, one run.
+
+    python bench/engine.py [--n 4000] [--long 400] [--lines 10000,1000000]
+
+For each configuration a fresh subprocess embeds the data (after a warm-up; ONNX
+exports come from the cache, built before timing), so peak RSS is per configuration.
+Reported: sentences/s, tokens/s, ratio to sentence-transformers, % of the bf16
+matrix-product roofline measured in the same run, mean and worst cosine to torch fp32,
+peak RSS. Then peak RSS of `bertkit embed` on generated files of growing size.
+Writes its section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import DATA, ROOT, machine, write_section  # noqa: E402
+
+CONFIGS = {
+    "st": "sentence-transformers encode (batch 32, fp32)",
+    "torch-fp32": "bertkit torch fp32",
+    "torch-bf16": "bertkit torch bf16 (autocast)",
+    "onnx-fp32": "bertkit onnx fp32",
+    "onnx-int8": "bertkit onnx int8",
+}
+
+
+def sst2(n: int) -> list[str]:
+    with open(DATA / "sst2" / "dev.tsv", encoding="utf-8") as fh:
+        return [r["sentence"] for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)][:n]
+
+
+def contexts(n: int) -> list[str]:
+    seen: list[str] = []
+    for name in ("dev-v1.1.json", "train-v1.1.json"):
+        for art in json.loads((DATA / "squad" / name).read_text())["data"]:
+            for p in art["paragraphs"]:
+                if p["context"] not in seen:
+                    seen.append(p["context"])
+                if len(seen) >= n:
+                    return seen
+    return seen
+
+
+# ----------------------------------------------------------------------------- worker
+def worker(config: str, texts_file: str, out_file: str, batch: int, max_tokens: int | None) -> None:
+    texts = json.loads(Path(texts_file).read_text())
+    if config == "st":
+        from sentence_transformers import SentenceTransformer
+
+        from bertkit import default_model_dir
+
+        model = SentenceTransformer(str(default_model_dir()), device="cpu")
+        run = lambda xs: model.encode(xs, batch_size=32, convert_to_numpy=True)  # noqa: E731
+    else:
+        from bertkit import Embedder
+
+        backend, dtype = config.split("-")
+        emb = Embedder(pooling="mean", backend=backend, dtype=dtype, device="cpu", batch_size=batch, max_batch_tokens=max_tokens)
+        run = emb.embed
+    run(texts[:64])  # warm-up (and ONNX session creation)
+    start = time.perf_counter()
+    vecs = run(texts)
+    seconds = time.perf_counter() - start
+    np.save(out_file, vecs)
+    print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss would include the parent's, inherited at fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_worker(config: str, texts: list[str], tmp: Path, batch: int, max_tokens: int | None) -> tuple[dict, np.ndarray]:
+    src = tmp / "texts.json"
+    src.write_text(json.dumps(texts))
+    out = tmp / f"{config}.npy"
+    cmd = [sys.executable, __file__, "--worker", config, str(src), str(out), "--batch", str(batch)]
+    if max_tokens:
+        cmd += ["--max-batch-tokens", str(max_tokens)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"{config} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]), np.load(out)
+
+
+# ----------------------------------------------------------------------------- peaks
+def matmul_peak(dtype_name: str, size: int = 1024, seconds: float = 2.0) -> float:
+    """Sustained GFLOP/s of a square matrix product in this process."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return 2 * size**3 * n / (time.perf_counter() - start) / 1e9
+
+
+def flops_per_token(avg_len: float) -> float:
+    from transformers import AutoConfig
+
+    from bertkit import default_model_dir
+
+    c = AutoConfig.from_pretrained(default_model_dir())
+    h, i, layers = c.hidden_size, c.intermediate_size, c.num_hidden_layers
+    dense = 2 * layers * (4 * h * h + 2 * h * i)  # QKV + output + feed-forward
+    attention = 2 * layers * 2 * avg_len * h  # QK^T and AV per token
+    return dense + attention
+
+
+def cos_stats(ref: np.ndarray, got: np.ndarray) -> tuple[float, float]:
+    c = (ref * got).sum(1) / np.maximum(np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1), 1e-12)
+    return float(c.mean()), float(c.min())
+
+
+def memory_run(lines: int, tmp: Path) -> float:
+    src = tmp / f"lines-{lines}.txt"
+    with open(src, "w") as fh:
+        for i in range(lines):
+            fh.write(f"line {i} of a generated file for the memory test\n")
+    code = (
+        "import sys; from pathlib import Path; from bertkit.cli.app import main; "
+        f"rc = main(['embed', {str(src)!r}, '-o', {str(tmp / 'mem.npy')!r}, '--backend', 'onnx', '--device', 'cpu']); "
+        "hwm = [l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM:')][0]; "
+        "print(int(hwm.split()[1]) / 1024); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    src.unlink()
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- main
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--long", type=int, default=400)
+    ap.add_argument("--lines", default="10000,1000000")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--max-batch-tokens", type=int, default=8192)
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    args = ap.parse_args()
+    from transformers import AutoTokenizer
+
+    from bertkit import Embedder, default_model_dir
+
+    tok = AutoTokenizer.from_pretrained(default_model_dir())
+    for name in ("onnx-fp32", "onnx-int8"):  # build the export cache outside the timings
+        if name in args.configs:
+            Embedder(backend="onnx", dtype=name.split("-")[1], device="cpu").embed(["warm the cache"])
+    peaks = {d: matmul_peak(d) for d in ("fp32", "bf16")}
+    configs = args.configs.split(",")
+    sections = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for label, texts in (("SST-2 dev sentences", sst2(args.n)), ("SQuAD contexts (truncated at 256 tokens)", contexts(args.long))):
+            lengths = [len(x) for x in tok(texts, truncation=True, max_length=256)["input_ids"]]
+            tokens, avg = sum(lengths), sum(lengths) / len(lengths)
+            fpt = flops_per_token(avg)
+            best = max(peaks.values())
+            results = {c: run_worker(c, texts, tmp, args.batch, args.max_batch_tokens) for c in configs}
+            ref = results["torch-fp32"][1]
+            st_time = results["st"][0]["seconds"] if "st" in results else None
+            rows = [
+                f"**{label}**: {len(texts)} texts, {tokens} tokens (mean {avg:.1f}); ~{fpt / 1e6:.1f} MFLOP per token; "
+                f"roofline at the best measured matrix-product rate ({best:.0f} GFLOP/s): {best * 1e9 / fpt:,.0f} tokens/s",
+                "",
+                "| configuration | sentences/s | tokens/s | vs sentence-transformers | % of roofline | mean cosine to fp32 | worst cosine | peak RSS (MB) |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for c in configs:
+                info, vecs = results[c]
+                t = info["seconds"]
+                mean_cos, worst_cos = cos_stats(ref, vecs)
+                ratio = f"{st_time / t:.2f}x" if st_time else "n/a"
+                roof = 100 * tokens / t * fpt / (best * 1e9)
+                rows.append(
+                    f"| {CONFIGS[c]} | {len(texts) / t:,.0f} | {tokens / t:,.0f} | {ratio} | {roof:.0f}% | {mean_cos:.5f} | {worst_cos:.5f} | {info['rss_mb']:,.0f} |"
+                )
+            sections.append("\n".join(rows))
+            print(sections[-1], flush=True)
+        mem_rows = ["| lines | peak RSS (MB) |", "|---:|---:|"]
+        for lines in [int(x) for x in args.lines.split(",") if x]:
+            mem_rows.append(f"| {lines:,} | {memory_run(lines, tmp):,.0f} |")
+            print(mem_rows[-1], flush=True)
+    body = "\n".join(
+        [
+            "## Inference engine (bench/engine.py)",
+            "",
+            f"Command: `python bench/engine.py --n {args.n} --long {args.long} --lines {args.lines} --batch {args.batch} --max-batch-tokens {args.max_batch_tokens}`  ",
+            f"Machine: {machine()}. Matrix products measured in the same run: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s. "
+            "Model all-MiniLM-L6-v2, mean pooling, max length 256. Each configuration runs in its own process after a warm-up; "
+            "bertkit sorts by token length with batches of at most "
+            f"{args.batch} texts and {args.max_batch_tokens} padded tokens.",
+            "",
+            *[s + "\n" for s in sections],
+            "Peak RSS of `bertkit embed FILE -o out.npy --backend onnx` on generated one-line texts (streamed in chunks of 8,192):",
+            "",
+            *mem_rows,
+        ]
+    )
+    write_section("engine", body)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        wp = argparse.ArgumentParser()
+        wp.add_argument("--worker")
+        wp.add_argument("texts")
+        wp.add_argument("out")
+        wp.add_argument("--batch", type=int, default=64)
+        wp.add_argument("--max-batch-tokens", type=int, default=None)
+        a = wp.parse_args()
+        worker(a.worker, a.texts, a.out, a.batch, a.max_batch_tokens)
+    else:
+        main()
