@@ -57,8 +57,11 @@ class PoolingHead(nn.Module):
         return self.pooling.needs_hidden_states or not self.layers.last_only
 
     def pooling_input(self, out: EncoderOutput) -> PoolingInput:
-        tokens = self.layers.select(out.hidden_states) if out.hidden_states is not None else out.last_hidden_state
-        return PoolingInput(tokens, out.attention_mask, out.hidden_states, out.pooler_output)
+        """The head's input in float32 (a bf16/fp16 encoder output meets fp32 head weights)."""
+        hidden = tuple(h.float() for h in out.hidden_states) if out.hidden_states is not None else None
+        tokens = self.layers.select(hidden) if hidden is not None else out.last_hidden_state.float()
+        pooler = out.pooler_output.float() if out.pooler_output is not None else None
+        return PoolingInput(tokens, out.attention_mask, hidden, pooler)
 
     def classify(self, vectors: Tensor) -> Tensor:
         """Pooled vectors to logits. # (B, D) -> (B, C)"""

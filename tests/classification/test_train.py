@@ -110,6 +110,8 @@ def test_lora_stores_only_adapters(tiny_bert, train_csv, tmp_path):
     saved = load_file(str(tmp_path / "l" / "encoder" / "model.safetensors"))
     assert all(torch.equal(v, base[k]) for k, v in saved.items())
     clf = load_classifier(tmp_path / "l")
+    bf16 = load_classifier(tmp_path / "l", dtype="bf16")
+    np.testing.assert_allclose(bf16.predict_proba(["a great film"]), clf.predict_proba(["a great film"]), atol=0.05)
     explanation = clf.explain("a great film")
     assert explanation.tokens[0] == "[CLS]" and sum(explanation.weights) == pytest.approx(1.0, abs=1e-4)
 
