@@ -11,8 +11,7 @@ import typer
 from bertkit.cli.options import MaxLengthOpt, ModelOpt, err_console
 from bertkit.embeddings.embedder import Embedder
 from bertkit.engine.backends import check_backend
-from bertkit.engine.build import build_backend, graph_of
-from bertkit.engine.onnx_export import export_onnx
+from bertkit.engine.build import build_backend, export_embedding
 from bertkit.errors import UsageError, choice_error
 from bertkit.io.atomic import atomic_path
 
@@ -39,7 +38,7 @@ def export_command(
     embedder = Embedder(model, pooling=pooling, layers=layers, max_length=max_length, backend="onnx", dtype=dtype, device="cpu")
     # Export into the cache first, so the int8 quality gate runs (and refuses) before anything lands in --out.
     build_backend(embedder)
-    cached, info = export_onnx(graph_of(embedder), embedder.encoder.path, dtype=dtype, max_length=embedder.encoder.max_length)
+    cached, info = export_embedding(embedder)
     out.mkdir(parents=True, exist_ok=True)
     for name in (info.model_file, "onnx_config.json"):
         with atomic_path(out / name) as tmp:
@@ -47,6 +46,6 @@ def export_command(
     embedder.encoder.tokenizer.save_pretrained(str(out))
     directory = out
     err_console.print(
-        f"wrote {directory}: {info.model_file} ({dtype}, inputs {', '.join(info.inputs)} -> {info.output} "
+        f"wrote {directory}: {info.model_file} ({dtype}, inputs {', '.join(info.inputs)} -> {', '.join(info.outputs)} "
         f"(batch, {info.dim})), onnx_config.json, tokenizer; pooling {info.pooling}, layers {info.layers}"
     )

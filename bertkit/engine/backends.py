@@ -57,7 +57,8 @@ def ort_session(path: Path, threads: int | None = None):
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (threads or os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    options.intra_op_num_threads = threads or cores
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
@@ -71,6 +72,10 @@ class OnnxBackend:
         self.session = ort_session(path, threads)
         self.input_names = list(input_names)
 
-    def run(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+    def run_all(self, batch: dict[str, torch.Tensor]) -> list[np.ndarray]:
+        """Every output of the graph, in export order."""
         feed = {n: batch[n].cpu().numpy() for n in self.input_names}
-        return self.session.run(None, feed)[0]
+        return self.session.run(None, feed)
+
+    def run(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        return self.run_all(batch)[0]

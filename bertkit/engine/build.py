@@ -12,7 +12,7 @@ from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MIN_MEAN_COSINE, agre
 from bertkit.errors import UsageError
 from bertkit.io.atomic import atomic_write_text
 
-__all__ = ["build_backend", "compare_to_fp32", "graph_of"]
+__all__ = ["build_backend", "compare_to_fp32", "export_embedding", "graph_of"]
 
 
 def graph_of(embedder) -> EmbeddingGraph:
@@ -20,12 +20,22 @@ def graph_of(embedder) -> EmbeddingGraph:
     return EmbeddingGraph(enc.model, embedder.layers, embedder.pooling, enc.input_keys).eval()
 
 
+def export_embedding(embedder):
+    """The embedder's graph exported to ONNX (cached): (directory, ExportInfo)."""
+    graph = graph_of(embedder)
+    return export_onnx(
+        graph, graph.input_names, ["vector"], kind="embedding", dtype=embedder.dtype,
+        max_length=embedder.encoder.max_length, pooling=embedder.pooling.spec, layers=embedder.layers.spec,
+        dim=int(embedder.pooling.output_dim), signature=json.dumps([embedder.pooling.spec, embedder.layers.indices]),
+    )
+
+
 def build_backend(embedder):
     """The backend named by ``embedder.backend_name`` / ``embedder.dtype``."""
     graph = graph_of(embedder)
     if embedder.backend_name == "torch":
         return TorchBackend(graph, embedder.encoder.autocast)
-    directory, info = export_onnx(graph, embedder.encoder.path, dtype=embedder.dtype, max_length=embedder.encoder.max_length)
+    directory, info = export_embedding(embedder)
     backend = OnnxBackend(directory / info.model_file, graph.input_names)
     if embedder.dtype == "int8":
         if info.calibration_mean_cosine is None:

@@ -1,11 +1,18 @@
-"""Export the embedding graph to ONNX (fp32 or int8), cached by content hash.
+"""Export a model graph to ONNX (fp32 or int8), cached by content hash.
 
-- fp32: ``torch.onnx.export`` with dynamic batch and sequence axes, then ONNX Runtime's
-  transformer optimiser (fused attention, LayerNorm and GELU) where it applies.
+Any module whose ``forward`` takes the padded id tensors (``input_ids``,
+``token_type_ids``, ``attention_mask``, in the order given) and returns one tensor or a
+tuple of tensors can be exported: the embedding graph (ids -> pooled vector), a
+classifier (ids -> probabilities), a span head (ids -> start and end logits).
+
+- fp32: ``torch.onnx.export`` of the eager attention, with dynamic batch and sequence
+  axes, then ONNX Runtime's transformer optimiser (fused attention, LayerNorm and GELU)
+  where it applies.
 - int8: dynamic quantisation of the fp32 graph's weights (per channel, QInt8).
 
-The cache key hashes the weights, configs, pooling (spec and learned parameters),
-layer selection and the export settings, so any change re-exports.
+The cache key hashes the module's own weights (every parameter and buffer, learned
+pooling and heads included), its input and output names and the export recipe, so any
+change re-exports.
 """
 
 from __future__ import annotations
@@ -17,89 +24,111 @@ import os
 import shutil
 import tempfile
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from bertkit.engine.graph import EmbeddingGraph
-from bertkit.errors import UsageError
+from bertkit.errors import ModelLoadError, UsageError
 
-__all__ = ["ONNX_DTYPES", "ExportInfo", "cache_root", "content_hash", "export_onnx"]
+__all__ = ["ONNX_DTYPES", "ExportInfo", "cache_root", "content_hash", "export_onnx", "read_export_info"]
 
 ONNX_DTYPES = ("fp32", "int8")
 OPSET = 17
-EXPORT_VERSION = 2  # bump when the export recipe changes
+EXPORT_VERSION = 3  # bump when the export recipe changes
 
 
 @dataclass
 class ExportInfo:
     """What an exported directory holds (written as onnx_config.json)."""
 
+    kind: str  # "embedding", "classifier", "span"
     model_file: str
     dtype: str
     inputs: list[str]
-    output: str
-    pooling: str
-    layers: str
-    dim: int
+    outputs: list[str]
     max_length: int
     content_hash: str
     optimized: bool
     opset: int = OPSET
+    pooling: str | None = None  # embedding: the pooling baked into the graph
+    layers: str | None = None
+    dim: int | None = None  # embedding: vector size
+    labels: list[str] | None = None  # classifier: output order of the probabilities
     calibration_mean_cosine: float | None = None  # int8 vs torch fp32 on the calibration texts
     calibration_worst_cosine: float | None = None
+
+
+def read_export_info(path: Path) -> ExportInfo:
+    """Read onnx_config.json, rejecting unknown keys."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: unreadable export config ({exc})") from None
+    known = {f.name for f in fields(ExportInfo)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ModelLoadError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}")
+    return ExportInfo(**raw)
 
 
 def cache_root() -> Path:
     return Path(os.environ.get("BERTKIT_CACHE", Path.home() / ".cache" / "bertkit")) / "onnx"
 
 
-def content_hash(graph: EmbeddingGraph, model_dir: Path, dtype: str) -> str:
+def content_hash(module: nn.Module, input_names: list[str], output_names: list[str], dtype: str, signature: str = "") -> str:
+    """sha256 of every parameter and buffer of ``module``, its structure and the export signature.
+
+    ``signature`` carries what the weights do not show (a layer selection, a pooling
+    without parameters).
+    """
     h = hashlib.sha256()
-    for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.json")):
-        h.update(f.name.encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                h.update(chunk)
-    for name, tensor in sorted(graph.pooling.state_dict().items()):
+    for name, tensor in module.state_dict().items():
         h.update(name.encode())
-        h.update(tensor.detach().cpu().float().numpy().tobytes())
-    h.update(json.dumps([graph.pooling.spec, graph.layers.indices, graph.input_names, dtype, OPSET, EXPORT_VERSION]).encode())
+        h.update(str(tuple(tensor.shape)).encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    h.update(json.dumps([repr(module), signature, input_names, output_names, dtype, OPSET, EXPORT_VERSION]).encode())
     return h.hexdigest()[:24]
 
 
-def _sample_inputs(graph: EmbeddingGraph) -> tuple[torch.Tensor, ...]:
-    ids = torch.tensor([[101, 7592, 2088, 102, 0], [101, 2023, 2003, 1037, 102]])
-    ids = ids.clamp(max=graph.model.config.vocab_size - 1)
+def _sample_inputs(input_names: list[str]) -> tuple[torch.Tensor, ...]:
+    ids = torch.tensor([[101, 7592, 2088, 102, 0], [101, 2023, 2003, 1037, 102]]) % 1000
     mask = (torch.arange(5)[None] < torch.tensor([[4], [5]])).long()
-    values = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
-    return tuple(values[n] for n in graph.input_names)
+    types = torch.tensor([[0, 0, 1, 1, 0], [0, 0, 0, 1, 1]])
+    values = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    return tuple(values[n] for n in input_names)
 
 
-def _export_fp32(graph: EmbeddingGraph, path: Path) -> bool:
-    dynamic = {n: {0: "batch", 1: "sequence"} for n in graph.input_names}
-    dynamic["vector"] = {0: "batch"}
+def _hf_models(module: nn.Module) -> list[nn.Module]:
+    return [m for m in module.modules() if hasattr(m, "set_attn_implementation") and hasattr(m, "config")]
+
+
+def _export_fp32(module: nn.Module, input_names: list[str], output_names: list[str], path: Path) -> bool:
+    dynamic = {n: {0: "batch", 1: "sequence"} for n in input_names}
+    for n in output_names:
+        dynamic[n] = {0: "batch"}
     raw = path.with_name("raw.onnx")
-    model = graph.model
-    previous = getattr(model.config, "_attn_implementation", None)
+    models = _hf_models(module)
+    previous = [getattr(m.config, "_attn_implementation", None) for m in models]
     # Export the eager attention: ORT's optimiser fuses its pattern into one Attention op.
-    if previous not in (None, "eager") and hasattr(model, "set_attn_implementation"):
-        model.set_attn_implementation("eager")
+    for m in models:
+        m.set_attn_implementation("eager")
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                graph.eval(), _sample_inputs(graph), str(raw), input_names=graph.input_names, output_names=["vector"],
-                dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
+                module.eval(), _sample_inputs(input_names), str(raw), input_names=input_names,
+                output_names=output_names, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
             )
     finally:
-        if previous not in (None, "eager") and hasattr(model, "set_attn_implementation"):
-            model.set_attn_implementation(previous)
+        for m, impl in zip(models, previous):
+            if impl is not None:
+                m.set_attn_implementation(impl)
     try:  # fuse attention / LayerNorm / GELU where the graph matches ORT's patterns
         from onnxruntime.transformers import optimizer
 
-        cfg = graph.model.config
+        cfg = models[0].config if models else None
         opt = optimizer.optimize_model(
             str(raw), model_type="bert", num_heads=int(getattr(cfg, "num_attention_heads", 0) or 0),
             hidden_size=int(getattr(cfg, "hidden_size", 0) or 0), opt_level=1,
@@ -151,34 +180,46 @@ def _quantize(src: Path, dst: Path) -> None:
             root.setLevel(level)
 
 
-def export_onnx(graph: EmbeddingGraph, model_dir: Path, *, dtype: str = "fp32", max_length: int = 512) -> tuple[Path, ExportInfo]:
-    """Export (or reuse from the cache) and return (directory, info).
+def export_onnx(
+    module: nn.Module,
+    input_names: list[str],
+    output_names: list[str],
+    *,
+    kind: str,
+    dtype: str = "fp32",
+    max_length: int = 512,
+    signature: str = "",
+    **details,
+) -> tuple[Path, ExportInfo]:
+    """Export ``module`` (or reuse the cached export) and return (directory, info).
 
     The cache entry is ``cache_root()/<content hash>``. Files are written to a temporary
     directory that is renamed into place, so a killed export never leaves a
-    half-written entry.
+    half-written entry. ``details`` fill the kind-specific ExportInfo fields.
     """
     if dtype not in ONNX_DTYPES:
         raise UsageError(f"unknown ONNX dtype {dtype!r}; valid options: {', '.join(ONNX_DTYPES)}")
-    key = content_hash(graph, model_dir, dtype)
+    key = content_hash(module, input_names, output_names, dtype, signature)
     target = cache_root() / key
     config_path = target / "onnx_config.json"
     if config_path.is_file():
-        info = ExportInfo(**json.loads(config_path.read_text()))
-        if info.content_hash == key and (target / info.model_file).is_file():
-            return target, info
+        try:
+            info = read_export_info(config_path)
+            if info.content_hash == key and (target / info.model_file).is_file():
+                return target, info
+        except ModelLoadError:
+            pass  # a stale entry from another version: export again
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
         fp32 = work / "model.onnx"
-        optimized = _export_fp32(graph, fp32)
+        optimized = _export_fp32(module, input_names, output_names, fp32)
         model_file = "model.onnx"
         if dtype == "int8":
             _quantize(fp32, work / "model_int8.onnx")
             fp32.unlink()
             model_file = "model_int8.onnx"
-        dim = int(graph.pooling.output_dim)
-        info = ExportInfo(model_file, dtype, graph.input_names, "vector", graph.pooling.spec, graph.layers.spec, dim, max_length, key, optimized)
+        info = ExportInfo(kind, model_file, dtype, list(input_names), list(output_names), max_length, key, optimized, **details)
         (work / "onnx_config.json").write_text(json.dumps(asdict(info), indent=2))
         shutil.rmtree(target, ignore_errors=True)  # a stale or incomplete entry
         os.replace(work, target)

@@ -10,9 +10,9 @@ import torch
 
 from bertkit import Embedder
 from bertkit.engine import agreement, check_backend
-from bertkit.engine.build import compare_to_fp32, graph_of
-from bertkit.engine.onnx_export import cache_root, content_hash, export_onnx
-from bertkit.errors import UsageError
+from bertkit.engine.build import compare_to_fp32, export_embedding, graph_of
+from bertkit.engine.onnx_export import cache_root, content_hash, read_export_info
+from bertkit.errors import ModelLoadError, UsageError
 
 TEXTS = ["a short one", "", "a somewhat longer text with more words in it", "x " * 40, "Naïve café, déjà vu?"]
 
@@ -34,16 +34,29 @@ def test_onnx_fp32_matches_torch(tiny_encoder, pooling, layers):
 def test_export_is_cached_and_keyed_by_content(tiny_encoder):
     emb = Embedder(pooling="attention", encoder=tiny_encoder, backend="onnx")
     graph = graph_of(emb)
-    first, info = export_onnx(graph, tiny_encoder.path)
+    first, info = export_embedding(emb)
+    assert info.kind == "embedding" and info.pooling == "attention" and info.outputs == ["vector"]
     stamp = (first / info.model_file).stat().st_mtime_ns
-    again, _ = export_onnx(graph, tiny_encoder.path)
+    again, _ = export_embedding(emb)
     assert again == first and (again / info.model_file).stat().st_mtime_ns == stamp
-    key = content_hash(graph, tiny_encoder.path, "fp32")
+    names = (graph.input_names, ["vector"])
+    key = content_hash(graph, *names, "fp32")
     with torch.no_grad():
         emb.pooling.scorer[-1].weight.add_(1.0)  # trained pooling weights -> a new export
-    assert content_hash(graph, tiny_encoder.path, "fp32") != key
-    assert content_hash(graph, tiny_encoder.path, "int8") != content_hash(graph, tiny_encoder.path, "fp32")
+    assert content_hash(graph, *names, "fp32") != key
+    assert content_hash(graph, *names, "int8") != content_hash(graph, *names, "fp32")
     assert first.parent == cache_root()
+    with torch.no_grad():
+        emb.pooling.scorer[-1].weight.sub_(1.0)
+
+
+def test_export_config_rejects_unknown_keys(tiny_encoder, tmp_path):
+    directory, _ = export_embedding(Embedder(encoder=tiny_encoder, backend="onnx"))
+    data = json.loads((directory / "onnx_config.json").read_text())
+    data["colour"] = "blue"
+    (tmp_path / "onnx_config.json").write_text(json.dumps(data))
+    with pytest.raises(ModelLoadError, match="unknown key 'colour'"):
+        read_export_info(tmp_path / "onnx_config.json")
 
 
 def test_int8_is_vetted_against_fp32(minilm_encoder):
@@ -51,7 +64,7 @@ def test_int8_is_vetted_against_fp32(minilm_encoder):
     vecs = emb.embed(TEXTS)
     ref = Embedder(pooling="mean", encoder=minilm_encoder).embed(TEXTS)
     assert agreement(ref, vecs).mean_cosine > 0.98
-    directory, info = export_onnx(graph_of(emb), minilm_encoder.path, dtype="int8")
+    directory, info = export_embedding(emb)
     recorded = json.loads((directory / "onnx_config.json").read_text())
     assert recorded["calibration_mean_cosine"] >= 0.99
     assert compare_to_fp32(emb, TEXTS).n == len(TEXTS)
