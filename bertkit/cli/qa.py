@@ -59,6 +59,7 @@ def train_command(
     device: str = DeviceOpt,
     seed: int = typer.Option(42, "--seed", help="Seed for initialisation and batch order."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from OUT/checkpoint."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from a trained QA model directory (same base), e.g. for another epoch."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's choice)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Train on the first N questions only."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", min=0, help="Steps between mid-epoch checkpoints (0: epoch ends only)."),
@@ -84,7 +85,7 @@ def train_command(
         train_layers=_parse_layers(train_layers), weights_dtype=save_dtype, checkpoint_every=checkpoint_every, limit=limit,
     )
     outcome = train_qa(
-        train, out, dev_path=dev, base=model, config=config, args=args, resume=resume, device=device,
+        train, out, dev_path=dev, base=model, config=config, args=args, init=init, resume=resume, device=device,
         progress=show_progress(), log=lambda m: err_console.print(m),
     )
     result = outcome.result

@@ -71,7 +71,43 @@ def tour_classification(model: Optional[str]) -> None:
     out_console.print(f"Attention-pooling weight per token of sentence 3 (bertkit classify predict --explain):\n  {weights}")
 
 
-SECTIONS = [tour_embeddings, tour_inspect, tour_classification]
+QA_CONTEXT = (
+    "The Amazon River in South America is the largest river by discharge volume of water in the world. "
+    "It flows through Peru, Colombia and Brazil and empties into the Atlantic Ocean. "
+    "The first European to travel its length was Francisco de Orellana, in 1542."
+)
+QA_QUESTIONS = [
+    "Who was the first European to travel the Amazon?",
+    "When did Orellana travel the river?",
+    "Which countries does the Amazon flow through?",
+    "How many people live in Brazil?",
+]
+
+
+def tour_qa(model: Optional[str]) -> None:
+    from bertkit.qa import answer_questions, load_qa_model
+
+    out_console.rule("[bold]Question answering")
+    qa, config = load_qa_model(None)  # the shipped model is built on the packaged encoder; --model does not apply
+    out_console.print(
+        f"The shipped QA model (all-MiniLM-L6-v2, top {config.train_layers} layers + span head trained on SQuAD 2.0), "
+        f"as in bertkit qa ask. Context:\n  {QA_CONTEXT}"
+    )
+    preds = answer_questions(qa, config, QA_QUESTIONS, [QA_CONTEXT] * len(QA_QUESTIONS))
+    table = Table()
+    table.add_column("question")
+    table.add_column("answer")
+    table.add_column("characters", justify="right")
+    table.add_column("probability", justify="right")
+    for question, d in zip(QA_QUESTIONS, preds.decoded):
+        if d.answer is None:
+            table.add_row(question, "(no answer)", "", "")
+        else:
+            table.add_row(question, d.answer.text, f"{d.answer.start}-{d.answer.end}", f"{d.answer.probability:.2f}")
+    out_console.print(table)
+
+
+SECTIONS = [tour_embeddings, tour_inspect, tour_classification, tour_qa]
 
 
 def tour_command(model: Optional[str] = ModelOpt) -> None:

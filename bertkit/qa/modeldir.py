@@ -30,7 +30,7 @@ from bertkit.errors import ModelLoadError
 from bertkit.io.atomic import atomic_path, atomic_write_text
 from bertkit.qa.model import QAModel
 
-__all__ = ["QAConfig", "CONFIG_FILE", "WEIGHTS_FILE", "MANIFEST_FILE", "FORMAT", "packaged_model_dir", "save_qa_model", "load_qa_model", "read_config"]
+__all__ = ["QAConfig", "CONFIG_FILE", "WEIGHTS_FILE", "MANIFEST_FILE", "FORMAT", "packaged_model_dir", "save_qa_model", "load_qa_model", "load_weights_into", "read_config"]
 
 CONFIG_FILE = "qa_config.json"
 WEIGHTS_FILE = "qa_weights.safetensors"
@@ -144,6 +144,13 @@ def load_qa_model(
     path, config = read_config(directory)
     encoder = Encoder(_base_for_encoder(config.base_model), device=device, dtype=dtype, max_length=config.max_length)
     model = QAModel(encoder)
+    load_weights_into(model, path, config)
+    model.eval()
+    return model, config
+
+
+def load_weights_into(model: QAModel, path: Path, config: QAConfig) -> None:
+    """Copy a checked directory's tensors (head + trained layers) into ``model``."""
     try:
         tensors = load_file(str(path / WEIGHTS_FILE))
     except (SafetensorError, OSError) as exc:
@@ -162,5 +169,3 @@ def load_qa_model(
                     f"{path / WEIGHTS_FILE}: {name} has shape {tuple(tensor.shape)}, the base model expects {tuple(params[name].shape)}"
                 )
             params[name].copy_(tensor.to(params[name].dtype))
-    model.eval()
-    return model, config

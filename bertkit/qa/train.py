@@ -22,7 +22,7 @@ from bertkit.errors import UsageError
 from bertkit.qa.evaluate import EvalResult, evaluate_squad
 from bertkit.qa.features import QAFeatures, build_features, check_lengths
 from bertkit.qa.model import QAModel
-from bertkit.qa.modeldir import WEIGHT_DTYPES, QAConfig, save_qa_model
+from bertkit.qa.modeldir import WEIGHT_DTYPES, QAConfig, load_weights_into, read_config, save_qa_model
 from bertkit.qa.squad import SquadData, read_squad
 from bertkit.training import TrainConfig, Trainer, TrainResult, grouped_batches, plot_training_curves, seed_everything
 
@@ -96,12 +96,17 @@ def train_qa(
     base: str | os.PathLike | None = None,
     config: QAConfig | None = None,
     args: QATrainArgs | None = None,
+    init: str | os.PathLike | None = None,
     resume: bool = False,
     device: str = "auto",
     progress: bool = False,
     log: Callable[[str], None] = lambda message: None,
 ) -> QATrainOutcome:
-    """Train on ``train_path`` (SQuAD JSON), evaluate on ``dev_path`` each epoch, save to ``out_dir``."""
+    """Train on ``train_path`` (SQuAD JSON), evaluate on ``dev_path`` each epoch, save to ``out_dir``.
+
+    ``init`` starts from a trained QA model directory (its head and trained layers) on the
+    same base encoder, e.g. to continue training for another epoch.
+    """
     config = config or QAConfig()
     args = args or QATrainArgs()
     _check_args(args, config)
@@ -117,6 +122,12 @@ def train_qa(
     if args.train_layers is not None and args.train_layers > encoder_layers:
         raise UsageError(f"--train-layers {args.train_layers} exceeds the encoder's {encoder_layers} layers")
     model = QAModel(encoder)
+    if init is not None:
+        init_path, init_config = read_config(init)
+        wanted = "default" if base is None else str(Path(base).expanduser().resolve())
+        if init_config.base_model != wanted:
+            raise UsageError(f"--init {init_path} was trained on base {init_config.base_model!r}, not {wanted!r}")
+        load_weights_into(model, init_path, init_config)
     log(f"train: {train.summary()}")
     if dev is not None:
         log(f"dev: {dev.summary()}")
@@ -171,6 +182,7 @@ def train_qa(
     dev_result = evaluate_squad(model, config, dev, batch_size=args.eval_batch_size) if dev is not None else None
     config.training = {
         "train_file": Path(train_path).name,
+        "init": str(init) if init is not None else None,
         "dev_file": Path(dev_path).name if dev_path is not None else None,
         "questions": len(examples),
         "windows": len(features),
