@@ -138,8 +138,11 @@ def main() -> None:
     questions, contexts, _ = long_context_set(args.n)
     windows = len(model.wrapped.tokenize(questions, contexts, windows=True, stride=STRIDE).features)
 
+    per_question: list[int] = []
+
     def ours():
         preds = answer_questions(model, config, questions, contexts, batch_size=32, null_threshold=float("inf"))
+        per_question[:] = [len(preds.windows_of(i)) for i in range(len(questions))]
         return [(d.answer.text, d.answer.start, d.answer.end) for d in preds.decoded]
 
     answer_questions(model, config, questions[:4], contexts[:4])  # warm-up
@@ -157,9 +160,12 @@ def main() -> None:
                 result = peer(hf_dir, questions, contexts, args.threads, bs, tmp)
                 t_peer[bs] = min(t_peer[bs], result["seconds"])
                 answers_peer, version = (result["answers"], result["version"]) if bs == 1 else (answers_peer, version)
-    same_text = sum(a[0].strip() == b[0].strip() for a, b in zip(answers_ours, answers_peer))
+    same = [a[0].strip() == b[0].strip() for a, b in zip(answers_ours, answers_peer)]
+    same_text = sum(same)
     same_span = sum((a[1], a[2]) == (b[1], b[2]) for a, b in zip(answers_ours, answers_peer))
     n = len(questions)
+    single = [s for s, w in zip(same, per_question) if w == 1]
+    multi = [s for s, w in zip(same, per_question) if w > 1]
 
     if args.no_eval:
         print(f"ours {t_ours[1]:.2f}s, peer {t_peer}, same text {same_text}/{n}, same span {same_span}/{n}")
@@ -198,9 +204,14 @@ def main() -> None:
         "|---|---:|---:|---:|",
         f"| transformers {version} pipeline, batch_size=1 (its default) | {t_peer[1]:.2f} | {n / t_peer[1]:.1f} | {speed:.2f}x |",
         f"| transformers {version} pipeline, batch_size=32 | {t_peer[32]:.2f} | {n / t_peer[32]:.1f} | {t_peer[32] / t_ours[1]:.2f}x |",
-        f"| bertkit answer_questions (batch 32, length-sorted) | {t_ours[1]:.2f} | {n / t_ours[1]:.1f} | 1.00x |",
+        f"| bertkit answer_questions (length-sorted batches of <= 32 windows and <= 2048 tokens) | {t_ours[1]:.2f} | {n / t_ours[1]:.1f} | 1.00x |",
         "",
-        f"Same answers as the pipeline (batch 1): text {100 * same_text / n:.1f}%, character span {100 * same_span / n:.1f}% of questions.",
+        f"Same answers as the pipeline (batch 1): text {100 * same_text / n:.1f}%, character span {100 * same_span / n:.1f}% of questions; "
+        f"{100 * sum(single) / max(1, len(single)):.1f}% of the {len(single)} questions whose context fits one window, "
+        f"{100 * sum(multi) / max(1, len(multi)):.1f}% of the {len(multi)} that need several. Where a context spans windows the two "
+        "decoders differ by design: bertkit ranks spans by start + end logit across windows and lets a span start only where "
+        "its first token has the most context (the BERT/SQuAD reference post-processing, as the issue asks); the pipeline "
+        "ranks each window's best span by a probability normalised within that window.",
         f"Goals: answers agree on >= 99%: {goal(same_text / n >= 0.99)}; >= 2x the pipeline: {goal(speed >= 2)} (vs its default batch size).",
     ]
     body = "\n".join(lines)
