@@ -140,9 +140,19 @@ def main() -> None:
     ap.add_argument("--best-full", action="store_true")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--full-only", metavar="POOLING", help="Only run POOLING on all of train.tsv and add it to the last results.")
     args = ap.parse_args()
     command = "python bench/classify.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    results: dict = {}
+    saved = ROOT / "runs" / "bench_classify.json"
+    if args.full_only:
+        results = json.loads(saved.read_text())
+        with tempfile.TemporaryDirectory() as tmp:
+            full, seconds, cmd, table = features_cli(None, Path(tmp) / "cache", Path(tmp) / "m", pooling=args.full_only)
+        results.setdefault("extra_full", []).append({"row": full[0], "seconds": seconds, "command": cmd, "bench": command})
+        saved.write_text(json.dumps(results, indent=1, default=str))
+        write_section("classify", render(results, results["bench_command"], argparse.Namespace(**results["bench_args"])))
+        return
+    results: dict = {"bench_command": command, "bench_args": vars(args)}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rows, seconds, cmd, table = features_cli(args.features_train, tmp / "cache", tmp / "all")
@@ -155,8 +165,8 @@ def main() -> None:
     if not args.skip_throughput:
         results["throughput"] = throughput(args.steps)
     print(json.dumps(results, indent=1, default=str))
-    (ROOT / "runs").mkdir(exist_ok=True)
-    (ROOT / "runs" / "bench_classify.json").write_text(json.dumps(results, indent=1, default=str))
+    saved.parent.mkdir(exist_ok=True)
+    saved.write_text(json.dumps(results, indent=1, default=str))
     write_section("classify", render(results, command, args))
 
 
@@ -165,7 +175,10 @@ def render(r: dict, command: str, args) -> str:
         "## Classification (bench/classify.py)", "",
         f"Command: `{command}`  ",
         f"Data: ../shared/data/sst2; dev = all of dev.tsv ({r['shipped']['examples']} rows). Machine: {machine()}; "
-        "the 2 cores were shared with other jobs during the run, so times are upper bounds.", "",
+        "the 2 cores were shared with other jobs during the run, so times are upper bounds.  ",
+        "Caveat: dev.tsv is a split of GLUE SST-2 *train*, whose rows are phrases of the same parse trees: ~89% of dev "
+        "phrases (sampled) occur inside some train phrase, so heads that memorise (many epochs over cached features) score "
+        "higher here than they would on the official sentence-level dev set.", "",
         f"### Features mode, every pooling (`--mode features --pooling all`, train = seeded subsample of {args.features_train} rows, cold cache)", "",
         "| pooling | dev accuracy | dev macro-F1 | time (s) |", "|---|---:|---:|---:|",
     ]
@@ -179,12 +192,17 @@ def render(r: dict, command: str, args) -> str:
         ok = b["row"]["accuracy"] >= 0.83 and b["seconds"] < 300
         lines += [f"Best pooling ({b['row']['pooling']}) on ALL of train.tsv (60,614 rows), cold cache, the CLI end to end: dev accuracy "
                   f"{b['row']['accuracy']:.4f}, {b['seconds']:.1f} s. Goal >= 83% in < 5 min: **{'met' if ok else 'missed'}**.", ""]
+    for extra in r.get("extra_full", []):
+        ok = extra["row"]["accuracy"] >= 0.83 and extra["seconds"] < 300
+        lines += [f"`{extra['bench']}`: {extra['row']['pooling']} on ALL of train.tsv, cold cache, the CLI end to end: dev accuracy "
+                  f"{extra['row']['accuracy']:.4f}, {extra['seconds']:.1f} s. Goal >= 83% in < 5 min: **{'met' if ok else 'missed'}**.", ""]
     s = r["shipped"]
     t = s["training"]
     lines += [
         "### The shipped fine-tuned model (bertkit/models/sentiment)", "",
-        f"Fine-tuned with LoRA rank {t['lora']} + {t['pooling']} pooling, {t['epochs']} epoch on a seeded subsample of "
-        f"{t['max_train']} train rows (max length {t['max_length']}), training time {s['train_seconds'] or float('nan'):.0f} s "
+        f"Fine-tuned with LoRA rank {t['lora']} + {t['pooling']} pooling, {t['epochs']} epoch on "
+        + (f"a seeded subsample of {t['max_train']}" if t["max_train"] else "all 60,614")
+        + f" train rows (max length {t['max_length']}), training time {s['train_seconds'] or float('nan'):.0f} s on one thread "
         "(see README for the command).  ",
         f"Dev: accuracy **{s['accuracy']:.4f}**, macro-F1 {s['macro_f1']:.4f} (evaluation {s['seconds']:.1f} s). "
         f"Goal >= 90%: **{'met' if s['accuracy'] >= 0.9 else 'missed'}**.", "",
@@ -204,8 +222,8 @@ def render(r: dict, command: str, args) -> str:
             f"| plain AutoModelForSequenceClassification + AdamW | random, padded to longest | {h['tokens_random']} | {h['plain_random_s']:.1f} | {rand:.1f} | {ours / rand:.2f}x |",
             "",
             f"Goal >= 1.5x the plain loop: against the plain loop on random batches **{'met' if ours / rand >= 1.5 else 'missed'}** "
-            f"({ours / rand:.2f}x); on identical batches the loops do the same arithmetic and bertkit is {ours / same:.2f}x "
-            "(the gain comes from grouping by length, i.e. less padding, not from a faster step).",
+            f"({ours / rand:.2f}x). On the very same batches bertkit is {ours / same:.2f}x, so most of the gain comes from "
+            "grouping by length (far fewer padded tokens), the rest from the step itself (fused AdamW, no pooler).",
         ]
     return "\n".join(lines)
 
