@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from bertkit.classification.config import ClassifierConfig
 from bertkit.classification.modeldir import load_encoder, load_head, read_verified
-from bertkit.classification.model import PoolingHead
+from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder
 from bertkit.errors import ModelLoadError, UsageError
 
@@ -72,7 +72,7 @@ class Classifier:
         out = np.zeros((len(self.heads), len(texts), len(self.labels)), dtype=np.float32)
         m = 0
         for encoder, heads in self.groups:
-            windows = encoder.tokenize(texts, pairs)
+            windows = tokenize(encoder, texts, pairs)
             hidden = any(h.needs_hidden_states for h in heads)
             bar = tqdm(total=len(texts), desc="classifying", unit="text", disable=not progress, leave=False)
             with torch.inference_mode():
@@ -111,7 +111,7 @@ class Classifier:
             for head in heads:
                 if head.pooling.spec.split("+").count("attention"):
                     self._check([text], [pair] if pair is not None else None)
-                    windows = encoder.tokenize([text], [pair] if pair is not None else None)
+                    windows = tokenize(encoder, [text], [pair] if pair is not None else None)
                     _, batch = next(iter(encoder.batches(windows, 1)))
                     with torch.inference_mode():
                         _, weights = head(encoder.forward(batch, hidden_states=head.needs_hidden_states))

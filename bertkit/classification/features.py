@@ -29,14 +29,14 @@ from safetensors.numpy import load_file, save_file
 from tqdm.auto import tqdm
 
 from bertkit.classification.data import Examples
-from bertkit.classification.model import PoolingHead
+from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.embeddings.pooling import PoolingInput
 from bertkit.encoder.encoder import Encoder
 from bertkit.io.atomic import atomic_path
 
 __all__ = ["FeatureRequest", "Features", "FeatureCache", "default_cache_dir", "request_for", "extract_features", "model_fingerprint"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: pairs truncated longest-first
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def _compute(encoder: Encoder, examples: Examples, requests: Sequence[FeatureReq
     from bertkit.embeddings.layers import LayerSelection
     from bertkit.embeddings.pooling import build_pooling
 
-    windows = encoder.tokenize(examples.texts, examples.pairs)
+    windows = tokenize(encoder, examples.texts, examples.pairs)
     n = windows.num_texts
     num_layers = encoder.num_layers
     poolers = {

@@ -10,7 +10,7 @@ import torch
 
 from bertkit.classification.data import Examples, LabelMap
 from bertkit.classification.metrics import classification_report
-from bertkit.classification.model import PoolingHead, TextClassifier, cross_entropy
+from bertkit.classification.model import PoolingHead, TextClassifier, cross_entropy, tokenize
 from bertkit.classification.options import TrainOptions
 from bertkit.encoder.batching import pad_batch
 from bertkit.encoder.encoder import Encoder
@@ -42,8 +42,8 @@ def finetune(
     peft_model=None,
 ) -> tuple[TextClassifier, TrainResult]:
     model = TextClassifier(encoder, head.to(encoder.device))
-    train_windows = encoder.tokenize(train.texts, train.pairs)
-    dev_windows = encoder.tokenize(dev.texts, dev.pairs)
+    train_windows = tokenize(encoder, train.texts, train.pairs)
+    dev_windows = tokenize(encoder, dev.texts, dev.pairs)
     if train_windows.truncated:
         log(f"{train_windows.truncated} training texts were cut to {encoder.max_length} tokens")
     y_train = torch.from_numpy(label_map.encode(train.labels)).to(encoder.device)

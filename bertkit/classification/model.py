@@ -17,7 +17,7 @@ from bertkit.embeddings.layers import LayerSelection, parse_layers
 from bertkit.embeddings.pooling import Pooling, PoolingInput, build_pooling
 from bertkit.encoder.encoder import Encoder, EncoderOutput
 
-__all__ = ["HeadSpec", "PoolingHead", "TextClassifier", "LEARNED_POOLINGS"]
+__all__ = ["HeadSpec", "PoolingHead", "TextClassifier", "LEARNED_POOLINGS", "tokenize"]
 
 LEARNED_POOLINGS = ("weighted_layer", "attention")  # poolings with trainable parameters
 
@@ -88,6 +88,11 @@ class TextClassifier(nn.Module):
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
         out = self._runner.forward(batch, hidden_states=self.head.needs_hidden_states)
         return self.head(out)
+
+
+def tokenize(encoder: Encoder, texts, pairs=None):
+    """Texts (or pairs, ``[CLS] A [SEP] B [SEP]``) to one window each; pairs are cut longest-first."""
+    return encoder.tokenize(texts, pairs, truncation="longest_first" if pairs is not None else None)
 
 
 def cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:

@@ -143,18 +143,21 @@ class Encoder:
         word_ids: bool = False,
         offsets: bool = False,
         sequence_ids: bool = False,
+        truncation: str | None = None,
     ) -> Windows:
         """Tokenize to windows of at most ``max_length`` tokens.
 
         ``windows=False`` truncates (one window per text, ``truncated`` counts the cut
         ones); ``windows=True`` splits long texts into windows overlapping by ``stride``
-        tokens (default a quarter of ``max_length``).
+        tokens (default a quarter of ``max_length``). ``truncation`` overrides the
+        tokenizer strategy (default ``only_second`` for pairs, which fails when the first
+        text alone is too long; classification passes ``longest_first``).
         """
         texts = list(texts)
         if stride is None:
             stride = self.max_length // 4
         kwargs = dict(
-            truncation="only_second" if pairs is not None else True,
+            truncation=truncation or ("only_second" if pairs is not None else True),
             max_length=self.max_length,
             stride=stride,
             return_overflowing_tokens=True,

@@ -160,6 +160,8 @@ def test_sentence_pairs_use_token_types(tiny_bert, tmp_path):
     windows = clf.groups[0][0].tokenize(["is it good?"], ["yes"])
     assert set(windows.features[0]["token_type_ids"]) == {0, 1}
     assert clf.predict_proba(["is it good?"], ["yes"]).shape == (1, 2)
+    long_first = " ".join(["very"] * 300) + " good?"  # longer than max length on its own: cut longest-first
+    assert clf.predict_proba([long_first], ["yes"]).shape == (1, 2)
     with pytest.raises(UsageError, match="sentence pairs"):
         clf.predict_proba(["is it good?"])
 
