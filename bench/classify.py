@@ -141,6 +141,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--full-only", metavar="POOLING", help="Only run POOLING on all of train.tsv and add it to the last results.")
+    ap.add_argument("--throughput-only", action="store_true", help="Only re-measure throughput (--steps) into the last results.")
     args = ap.parse_args()
     command = "python bench/classify.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     saved = ROOT / "runs" / "bench_classify.json"
@@ -149,6 +150,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             full, seconds, cmd, table = features_cli(None, Path(tmp) / "cache", Path(tmp) / "m", pooling=args.full_only)
         results.setdefault("extra_full", []).append({"row": full[0], "seconds": seconds, "command": cmd, "bench": command})
+        saved.write_text(json.dumps(results, indent=1, default=str))
+        write_section("classify", render(results, results["bench_command"], argparse.Namespace(**results["bench_args"])))
+        return
+    if args.throughput_only:
+        results = json.loads(saved.read_text())
+        results["throughput"] = {**throughput(args.steps), "command": command}
         saved.write_text(json.dumps(results, indent=1, default=str))
         write_section("classify", render(results, results["bench_command"], argparse.Namespace(**results["bench_args"])))
         return
@@ -216,14 +223,17 @@ def render(r: dict, command: str, args) -> str:
         rand = h["examples"] / h["plain_random_s"]
         lines += [
             f"### Fine-tuning throughput ({h['steps']} steps x batch {h['batch_size']}, fp32, all-MiniLM-L6-v2, full fine-tuning)", "",
+            *([f"Command: `{h['command']}`", ""] if h.get("command") else []),
             "| loop | batches | padded tokens | seconds | examples/s | bertkit vs it |", "|---|---|---:|---:|---:|---:|",
             f"| bertkit Trainer (mean head, fused AdamW, clipping, schedule) | length-grouped | {h['tokens_grouped']} | {h['bertkit_s']:.1f} | {ours:.1f} | - |",
             f"| plain AutoModelForSequenceClassification + AdamW | the same batches | {h['tokens_grouped']} | {h['plain_same_s']:.1f} | {same:.1f} | {ours / same:.2f}x |",
             f"| plain AutoModelForSequenceClassification + AdamW | random, padded to longest | {h['tokens_random']} | {h['plain_random_s']:.1f} | {rand:.1f} | {ours / rand:.2f}x |",
             "",
             f"Goal >= 1.5x the plain loop: against the plain loop on random batches **{'met' if ours / rand >= 1.5 else 'missed'}** "
-            f"({ours / rand:.2f}x). On the very same batches bertkit is {ours / same:.2f}x, so most of the gain comes from "
-            "grouping by length (far fewer padded tokens), the rest from the step itself (fused AdamW, no pooler).",
+            f"({ours / rand:.2f}x). Against the plain loop fed the very same batches it is "
+            f"**{'met' if ours / same >= 1.5 else 'missed'}** ({ours / same:.2f}x): most of the gain is grouping by length "
+            f"({h['tokens_random'] / h['tokens_grouped']:.1f}x fewer padded tokens); the remaining {ours / same:.2f}x is the step "
+            "itself (fused AdamW; a mean-pooling head instead of the pooler path), not broken down further.",
         ]
     return "\n".join(lines)
 
