@@ -185,7 +185,9 @@ def main() -> None:
         f"Command: `{cmd.strip()}`  ",
         f"Model: the packaged QA model (bertkit/models/qa): all-MiniLM-L6-v2 with its top {config.train_layers} layers and the span head "
         f"trained by `bertkit qa train` on ../shared/data/squad/train-v2.0.json ({training.get('questions', '?')} questions, "
-        f"{training.get('windows', '?')} windows, {training.get('args', {}).get('epochs', '?')} epoch(s)) in {train_min:.1f} min on this CPU; "
+        f"{training.get('windows', '?')} windows, {training.get('args', {}).get('epochs', '?')} epoch(s)) in {train_min:.1f} min on this CPU"
+        + (" (its last run, which continued from an earlier one: README lists every run and its time)" if training.get("init") else "")
+        + "; "
         f"weights stored as {config.weights_dtype}. Machine: {machine()}.",
         "",
         "### Accuracy (official SQuAD metric)",

@@ -122,6 +122,7 @@ def train_qa(
     if args.train_layers is not None and args.train_layers > encoder_layers:
         raise UsageError(f"--train-layers {args.train_layers} exceeds the encoder's {encoder_layers} layers")
     model = QAModel(encoder)
+    init_config = None
     if init is not None:
         init_path, init_config = read_config(init)
         wanted = "default" if base is None else str(Path(base).expanduser().resolve())
@@ -187,6 +188,7 @@ def train_qa(
         "questions": len(examples),
         "windows": len(features),
         "seconds": round(result.seconds, 1),
+        "total_seconds": round(result.seconds + (init_config.training.get("total_seconds", init_config.training.get("seconds", 0)) if init is not None else 0), 1),
         "steps": result.steps,
         "args": asdict(args),
         "dev": {k: round(v, 3) for k, v in dev_result.metrics.items()} if dev_result is not None else None,

@@ -6,6 +6,7 @@ import pytest
 import torch
 from qa_tiny_squad import squad_dict, write_squad
 
+from bertkit.errors import UsageError
 from bertkit.qa.evaluate import evaluate_squad
 from bertkit.qa.modeldir import QAConfig, load_qa_model
 from bertkit.qa.squad import read_squad
@@ -63,3 +64,15 @@ def test_resume_continues_a_killed_run(tiny_bert, tmp_path, monkeypatch):
     full_params = dict(full.model.named_parameters())
     for name, p in resumed.model.named_parameters():
         assert torch.allclose(p, full_params[name], atol=1e-5), name
+
+
+def test_init_continues_from_a_trained_model(trained, tiny_bert, tmp_path):
+    outcome, data, out = trained
+    args = QATrainArgs(**dict(ARGS, epochs=1, lr=1e-9))  # (almost) no update: the start point shows through
+    again = train_qa(data, tmp_path / "more", base=tiny_bert, config=QAConfig(**CONFIG), args=args, init=out)
+    assert again.config.training["init"] == str(out)
+    assert again.config.training["total_seconds"] >= outcome.config.training["seconds"]
+    result = evaluate_squad(again.model, again.config, read_squad(data))
+    assert result.metrics["exact"] == 100.0
+    with pytest.raises(UsageError, match="was trained on base"):
+        train_qa(data, tmp_path / "bad", base=None, config=QAConfig(**CONFIG), args=args, init=out)
