@@ -81,11 +81,19 @@ class TrainResult:
 
 
 def freeze_prefix(prefix: str) -> Callable[[nn.Module, bool], None]:
-    """A freeze hook: (un)freeze every parameter whose name starts with ``prefix``."""
+    """A freeze hook: (un)freeze the parameters under ``prefix`` that were trainable.
+
+    The set is taken at the first call, so parameters the caller froze on purpose
+    (lower layers, a LoRA base) stay frozen when the encoder is "unfrozen".
+    """
+    trainable: set[str] | None = None
 
     def freeze(model: nn.Module, frozen: bool) -> None:
+        nonlocal trainable
+        if trainable is None:
+            trainable = {n for n, p in model.named_parameters() if n.startswith(prefix) and p.requires_grad}
         for name, param in model.named_parameters():
-            if name.startswith(prefix):
+            if name in trainable:
                 param.requires_grad_(not frozen)
 
     return freeze

@@ -107,3 +107,20 @@ def test_bad_config_rejected():
         TrainConfig(epochs=1, freeze_epochs=2)
     with pytest.raises(ValueError, match="dtype"):
         TrainConfig(dtype="fp8")
+
+
+def test_default_freeze_hook_keeps_deliberately_frozen_parameters_frozen():
+    import torch.nn as nn
+
+    from bertkit.training.loop import freeze_prefix
+
+    model = nn.Module()
+    model.encoder = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    model.head = nn.Linear(2, 1)
+    model.encoder[0].weight.requires_grad_(False)  # the caller froze this on purpose
+    hook = freeze_prefix("encoder.")
+    hook(model, True)
+    assert not any(p.requires_grad for p in model.encoder.parameters()) and model.head.weight.requires_grad
+    hook(model, False)
+    assert not model.encoder[0].weight.requires_grad
+    assert model.encoder[0].bias.requires_grad and model.encoder[1].weight.requires_grad
