@@ -217,6 +217,8 @@ def main() -> None:
             "Peak RSS of `bertkit embed FILE -o out.npy --backend onnx` on generated one-line texts (streamed in chunks of 8,192):",
             "",
             *mem_rows,
+            "",
+            "Reading: see the paragraph below the tables, written by hand for the run it describes; update it with a new run.",
         ]
     )
     write_section("engine", body)
