@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bertkit.encoder.encoder import Encoder, EncoderOutput
+from bertkit.encoder.encoder import Encoder
 from bertkit.engine.backends import check_backend
 from bertkit.engine.build import build_backend
 from bertkit.embeddings.layers import LayerSelection, parse_layers
-from bertkit.embeddings.pooling import Pooling, PoolingInput, build_pooling, split_pooling_spec
+from bertkit.embeddings.pooling import Pooling, build_pooling, split_pooling_spec
 from bertkit.embeddings.windows import combine_windows, pool_pieces_to_words, window_rules
 from bertkit.errors import UsageError, choice_error
 
@@ -124,12 +124,6 @@ class Embedder:
     @property
     def needs_hidden_states(self) -> bool:
         return self.pooling.needs_hidden_states or not self.layers.last_only
-
-    def pool(self, out: EncoderOutput) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Pool an encoder output. # -> (B, D) float32, token weights (B, T) or None"""
-        tokens = self.layers.select(out.hidden_states) if out.hidden_states is not None else out.last_hidden_state
-        result = self.pooling(PoolingInput(tokens, out.attention_mask, out.hidden_states, out.pooler_output))
-        return result.vector.float(), result.token_weights
 
     def _run(self, windows, desc: str):
         """Yield (window indices, batch, encoder output) over length-sorted batches (torch)."""

@@ -28,26 +28,12 @@ def output_format(path: str, *, words: bool = False) -> str:
 
 
 def write_embeddings(path: str, texts: Sequence[str], vectors: np.ndarray) -> None:
-    """Row i of ``vectors`` (float32) is the embedding of ``texts[i]``."""
-    fmt = output_format(path)
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    with atomic_path(path) as tmp:
-        if fmt == ".npy":
-            with open(tmp, "wb") as fh:
-                np.save(fh, vectors, allow_pickle=False)
-        elif fmt == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    """Row i of ``vectors`` (float32) is the embedding of ``texts[i]`` (one chunk of the stream writer)."""
+    from bertkit.io.stream import EmbeddingStreamWriter
 
-            dim = vectors.shape[1] if vectors.ndim == 2 else 0
-            flat = pa.array(vectors.reshape(-1), type=pa.float32())
-            column = pa.FixedSizeListArray.from_arrays(flat, dim)
-            pq.write_table(pa.table({"text": pa.array(list(texts), pa.string()), "vector": column}), tmp)
-        else:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                for text, vec in zip(texts, vectors):
-                    fh.write(json.dumps({"text": text, "vector": [round(float(x), 7) for x in vec]}, ensure_ascii=False))
-                    fh.write("\n")
+    vectors = np.asarray(vectors, dtype=np.float32)
+    with EmbeddingStreamWriter(path, dim=vectors.shape[1] if vectors.ndim == 2 else 0, rows=len(vectors)) as writer:
+        writer.write(texts, vectors)
 
 
 def write_word_vectors(

@@ -70,8 +70,16 @@ def test_order_and_batching_do_not_change_vectors(tiny_encoder):
 
 
 def test_bf16_stays_close_to_fp32(minilm_dir):
+    import contextlib
+
+    from bertkit.encoder.encoder import cpu_has_native_bf16
+    from bertkit.errors import BertkitWarning
+
     fp32 = Embedder(minilm_dir, pooling="mean", device="cpu").embed(SENTENCES)
-    bf16 = Embedder(minilm_dir, pooling="mean", device="cpu", dtype="bf16").embed(SENTENCES)
+    # Without native bf16 the user is warned that it will be slow.
+    expect = contextlib.nullcontext() if cpu_has_native_bf16() else pytest.warns(BertkitWarning, match="no native bf16")
+    with expect:
+        bf16 = Embedder(minilm_dir, pooling="mean", device="cpu", dtype="bf16").embed(SENTENCES)
     assert bf16.dtype == np.float32
     assert _cos(fp32, bf16).min() > 0.99
 
