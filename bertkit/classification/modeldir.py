@@ -15,7 +15,6 @@ with a one-line message; nothing is unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from dataclasses import replace
@@ -31,19 +30,12 @@ from bertkit.encoder.loading import default_model_dir
 from bertkit.errors import ModelLoadError
 from bertkit.io.atomic import atomic_write_text
 from bertkit.training.checkpoint import save_weights
+from bertkit.io.files import sha256_file
 
 __all__ = ["HEAD_FILE", "sha256_file", "default_encoder_sha256", "save_single", "copy_encoder_dir", "write_config", "read_verified", "is_default_encoder", "verify_files", "load_encoder", "load_head"]
 
 HEAD_FILE = "head.safetensors"
 _HASHED_SUFFIXES = (".safetensors", ".json", ".txt")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def default_encoder_sha256() -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit.io.atomic import atomic_path
+from bertkit.io.files import save_figure
 
 __all__ = ["plot_confusion", "plot_comparison", "plot_token_weights"]
 
@@ -23,11 +23,7 @@ def _plt():
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    _plt().close(fig)
-    return path
+    return save_figure(fig, path, tight=True)
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: str | os.PathLike) -> Path:

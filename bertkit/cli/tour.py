@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import typer
 from rich.table import Table
 
 from bertkit.cli.options import ModelOpt, out_console

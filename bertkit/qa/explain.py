@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit.io.atomic import atomic_path
+from bertkit.io.files import save_figure
 from bertkit.qa.decode import max_context_mask
 from bertkit.qa.predict import Predictions
 
@@ -74,8 +74,4 @@ def plot_token_probabilities(probs: TokenProbabilities, path: str | os.PathLike,
     ax.set_title(title[:120])
     ax.legend()
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -8,7 +8,6 @@ the window; unanswerable windows point at ``[CLS]``.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -15,7 +15,6 @@ a file whose hash differs, or whose tensors do not match the config is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -28,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from bertkit.encoder.encoder import Encoder
 from bertkit.errors import ModelLoadError
 from bertkit.io.atomic import atomic_path, atomic_write_text
+from bertkit.io.files import sha256_file
 from bertkit.qa.model import QAModel
 
 __all__ = ["QAConfig", "CONFIG_FILE", "WEIGHTS_FILE", "MANIFEST_FILE", "FORMAT", "packaged_model_dir", "save_qa_model", "load_qa_model", "load_weights_into", "read_config"]
@@ -74,14 +74,6 @@ def packaged_model_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "models" / "qa"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _base_for_encoder(base_model: str) -> str | None:
     return None if base_model == "default" else base_model
 
@@ -97,7 +89,7 @@ def save_qa_model(model: QAModel, config: QAConfig, out_dir: str | os.PathLike) 
     with atomic_path(out / WEIGHTS_FILE) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT})
     atomic_write_text(out / CONFIG_FILE, json.dumps(asdict(config), indent=2) + "\n")
-    manifest = {"format": FORMAT, "files": {name: _sha256(out / name) for name in (CONFIG_FILE, WEIGHTS_FILE)}}
+    manifest = {"format": FORMAT, "files": {name: sha256_file(out / name) for name in (CONFIG_FILE, WEIGHTS_FILE)}}
     atomic_write_text(out / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return out
 
@@ -124,7 +116,7 @@ def read_config(directory: str | os.PathLike | None) -> tuple[Path, QAConfig]:
         file = path / name
         if not file.is_file():
             raise ModelLoadError(f"{path}: incomplete QA model directory ({name} is missing)")
-        if manifest["files"].get(name) != _sha256(file):
+        if manifest["files"].get(name) != sha256_file(file):
             raise ModelLoadError(f"{file} was altered after saving (its SHA-256 does not match {MANIFEST_FILE})")
     try:
         data = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from bertkit.io.atomic import atomic_path
+from bertkit.io.files import save_figure
 
 __all__ = ["plot_training_curves"]
 
@@ -40,8 +40,4 @@ def plot_training_curves(history: Sequence[dict], path: str | os.PathLike, title
         ax_metric.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
