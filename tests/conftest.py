@@ -53,6 +53,15 @@ def make_tiny(dest: Path, family: str = "bert", *, pooler: bool = True, seed: in
     return dest
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread: tiny models gain nothing from threads, and on a shared 2-core machine threads stall."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     return make_tiny(tmp_path_factory.mktemp("tiny_bert"), "bert")

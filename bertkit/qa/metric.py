@@ -41,28 +41,26 @@ def exact_match_score(prediction: str, ground_truth: str) -> int:
     return int(normalize_answer(prediction) == normalize_answer(ground_truth))
 
 
+def _overlap_f1(pred: list[str], gold: list[str]) -> float:
+    """Harmonic mean of token precision and recall (0 when nothing overlaps)."""
+    same = sum((collections.Counter(pred) & collections.Counter(gold)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
 def f1_score(prediction: str, ground_truth: str) -> float:
     """Token F1 (v2.0 rule: if either side is empty, 1 when both are, else 0)."""
     pred, gold = _tokens(prediction), _tokens(ground_truth)
     if not pred or not gold:
         return float(pred == gold)
-    common = collections.Counter(pred) & collections.Counter(gold)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred), same / len(gold)
-    return 2 * precision * recall / (precision + recall)
+    return _overlap_f1(pred, gold)
 
 
 def _f1_v1(prediction: str, ground_truth: str) -> float:
     """v1.1's F1: no special case for empty strings (an empty side scores 0)."""
-    pred, gold = normalize_answer(prediction).split(), normalize_answer(ground_truth).split()
-    common = collections.Counter(pred) & collections.Counter(gold)
-    same = sum(common.values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred), same / len(gold)
-    return 2 * precision * recall / (precision + recall)
+    return _overlap_f1(normalize_answer(prediction).split(), normalize_answer(ground_truth).split())
 
 
 def squad_v1(references: Mapping[str, Sequence[str]], predictions: Mapping[str, str]) -> dict[str, float]:

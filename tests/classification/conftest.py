@@ -23,15 +23,9 @@ def dev_csv(tmp_path) -> Path:
     return write_rows(tmp_path / "dev.csv", sentiment_rows(8))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a shared 2-core machine threads stall."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """Every classification test runs on one torch thread (see the root conftest)."""
 
 
 @pytest.fixture(autouse=True)
