@@ -132,22 +132,56 @@ def cos_stats(ref: np.ndarray, got: np.ndarray) -> tuple[float, float]:
     return float(c.mean()), float(c.min())
 
 
-def memory_run(lines: int, tmp: Path) -> float:
+def memory_run(lines: int, tmp: Path) -> tuple[float, float]:
+    """Peak RSS (MB) and seconds of `bertkit embed` on a generated file of ``lines`` lines."""
     src = tmp / f"lines-{lines}.txt"
     with open(src, "w") as fh:
         for i in range(lines):
             fh.write(f"line {i} of a generated file for the memory test\n")
     code = (
-        "import sys; from pathlib import Path; from bertkit.cli.app import main; "
+        "import sys, time; from pathlib import Path; from bertkit.cli.app import main; t = time.perf_counter(); "
         f"rc = main(['embed', {str(src)!r}, '-o', {str(tmp / 'mem.npy')!r}, '--backend', 'onnx', '--device', 'cpu']); "
         "hwm = [l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM:')][0]; "
-        "print(int(hwm.split()[1]) / 1024); sys.exit(rc)"
+        "print(int(hwm.split()[1]) / 1024, time.perf_counter() - t); sys.exit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     src.unlink()
-    return float(proc.stdout.strip().splitlines()[-1])
+    (tmp / "mem.npy").unlink(missing_ok=True)
+    rss, seconds = proc.stdout.strip().splitlines()[-1].split()
+    return float(rss), float(seconds)
+
+
+def st_memory_run(lines: int, tmp: Path) -> float:
+    """Peak RSS (MB) of sentence-transformers encoding the same generated lines in one call."""
+    texts = [f"line {i} of a generated file for the memory test" for i in range(lines)]
+    info, _ = run_worker("st", texts, tmp, 32, None)
+    return info["rss_mb"]
+
+
+def memory_part(args, tmp: Path) -> None:
+    rows = ["| job | lines | peak RSS (MB) | seconds |", "|---|---:|---:|---:|"]
+    counts = [int(x) for x in args.lines.split(",") if x]
+    st = st_memory_run(min(counts), tmp)
+    rows.append(f"| sentence-transformers `encode` (all in memory) | {min(counts):,} | {st:,.0f} | |")
+    print(rows[-1], flush=True)
+    for lines in counts:
+        rss, seconds = memory_run(lines, tmp)
+        rows.append(f"| `bertkit embed FILE -o out.npy --backend onnx` (streamed) | {lines:,} | {rss:,.0f} | {seconds:,.0f} |")
+        print(rows[-1], flush=True)
+    body = "\n".join(
+        [
+            "## Inference engine: memory (bench/engine.py --parts memory)",
+            "",
+            f"Command: `python bench/engine.py --parts memory --lines {args.lines}`  ",
+            f"Machine: {machine()}. Generated one-line texts (~13 tokens each); bertkit streams them in chunks of 8,192 "
+            "and writes the .npy incrementally; sentence-transformers gets the list in one call.",
+            "",
+            *rows,
+        ]
+    )
+    write_section("engine-memory", body)
 
 
 # ----------------------------------------------------------------------------- main
@@ -159,7 +193,21 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--max-batch-tokens", type=int, default=8192)
     ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--parts", default="embed,tasks,memory", help="which parts to run: embed, tasks, memory")
     args = ap.parse_args()
+    parts = args.parts.split(",")
+    with tempfile.TemporaryDirectory() as tmpdir:
+        if "embed" in parts:
+            embed_part(args, Path(tmpdir))
+        if "tasks" in parts:
+            from engine_tasks import tasks_part
+
+            tasks_part(args, Path(tmpdir))
+        if "memory" in parts:
+            memory_part(args, Path(tmpdir))
+
+
+def embed_part(args, tmp: Path) -> None:
     from transformers import AutoTokenizer
 
     from bertkit import Embedder, default_model_dir
@@ -171,8 +219,7 @@ def main() -> None:
     peaks = {d: matmul_peak(d) for d in ("fp32", "bf16")}
     configs = args.configs.split(",")
     sections = []
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
+    if True:
         for label, texts in (("SST-2 dev sentences", sst2(args.n)), ("SQuAD contexts (truncated at 256 tokens)", contexts(args.long))):
             lengths = [len(x) for x in tok(texts, truncation=True, max_length=256)["input_ids"]]
             tokens, avg = sum(lengths), sum(lengths) / len(lengths)
@@ -199,25 +246,17 @@ def main() -> None:
                 )
             sections.append("\n".join(rows))
             print(sections[-1], flush=True)
-        mem_rows = ["| lines | peak RSS (MB) |", "|---:|---:|"]
-        for lines in [int(x) for x in args.lines.split(",") if x]:
-            mem_rows.append(f"| {lines:,} | {memory_run(lines, tmp):,.0f} |")
-            print(mem_rows[-1], flush=True)
     body = "\n".join(
         [
             "## Inference engine (bench/engine.py)",
             "",
-            f"Command: `python bench/engine.py --n {args.n} --long {args.long} --lines {args.lines} --batch {args.batch} --max-batch-tokens {args.max_batch_tokens}`  ",
+            f"Command: `python bench/engine.py --parts embed --n {args.n} --long {args.long} --batch {args.batch} --max-batch-tokens {args.max_batch_tokens}`  ",
             f"Machine: {machine()}. Matrix products measured in the same run: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s. "
             "Model all-MiniLM-L6-v2, mean pooling, max length 256. Each configuration runs in its own process after a warm-up; "
             "bertkit sorts by token length with batches of at most "
             f"{args.batch} texts and {args.max_batch_tokens} padded tokens.",
             "",
             *[s + "\n" for s in sections],
-            "Peak RSS of `bertkit embed FILE -o out.npy --backend onnx` on generated one-line texts (streamed in chunks of 8,192):",
-            "",
-            *mem_rows,
-            "",
             "Reading: see the paragraph below the tables, written by hand for the run it describes; update it with a new run.",
         ]
     )

@@ -20,6 +20,7 @@ from bertkit.classification.config import ClassifierConfig
 from bertkit.classification.modeldir import load_encoder, load_head, read_verified
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder
+from bertkit.engine.backends import check_backend
 from bertkit.errors import ModelLoadError, UsageError
 
 __all__ = ["Classifier", "Prediction", "Explanation", "default_classifier_dir", "load_classifier"]
@@ -45,12 +46,57 @@ class Explanation:
 
 
 class Classifier:
-    def __init__(self, path: Path, config: ClassifierConfig, groups: list[tuple[Encoder, list[PoolingHead]]], member_names: list[str]) -> None:
+    """Predicts with torch (fp32/bf16/fp16) or ONNX Runtime (fp32/int8), chosen at load time."""
+
+    def __init__(
+        self,
+        path: Path,
+        config: ClassifierConfig,
+        groups: list[tuple[Encoder, list[PoolingHead]]],
+        member_names: list[str],
+        *,
+        backend: str = "torch",
+        dtype: str = "fp32",
+    ) -> None:
+        check_backend(backend, dtype)
         self.path = path
         self.config = config
         self.labels = list(config.labels)
         self.groups = groups
         self.member_names = member_names  # one per head, in group order
+        self.backend_name = backend
+        self.dtype = dtype
+        self._exports: dict[int, object] = {}  # group index -> TaskExport (ONNX)
+
+    def reference(self) -> "Classifier":
+        """The same model on torch fp32 (shares the loaded weights): what int8 is gated against."""
+        return Classifier(self.path, self.config, self.groups, self.member_names)
+
+    def group_export(self, g: int):
+        """Group ``g``'s ONNX export (built, gated and cached on first use)."""
+        if g not in self._exports:
+            from bertkit.classification.engine import build_group_export
+
+            encoder, heads = self.groups[g]
+            self._exports[g] = build_group_export(
+                encoder, heads, dtype=self.dtype, name=str(self.path), pairs=self.config.pairs, labels=self.labels
+            )
+        return self._exports[g]
+
+    def _group_runner(self, g: int):
+        """batch -> every head's probabilities of group ``g``. # -> (B, M, C)"""
+        if self.backend_name == "onnx":
+            return self.group_export(g).backend.run
+        encoder, heads = self.groups[g]
+        hidden = any(h.needs_hidden_states for h in heads)
+
+        def run(batch) -> np.ndarray:
+            with torch.inference_mode():
+                encoded = encoder.forward(batch, hidden_states=hidden)
+                probs = [torch.softmax(head(encoded)[0].float(), dim=-1) for head in heads]
+            return torch.stack(probs, dim=1).cpu().numpy()
+
+        return run
 
     @property
     def heads(self) -> list[PoolingHead]:
@@ -71,19 +117,14 @@ class Classifier:
         self._check(texts, pairs)
         out = np.zeros((len(self.heads), len(texts), len(self.labels)), dtype=np.float32)
         m = 0
-        for encoder, heads in self.groups:
+        for g, (encoder, heads) in enumerate(self.groups):
+            run = self._group_runner(g)
             windows = tokenize(encoder, texts, pairs)
-            hidden = any(h.needs_hidden_states for h in heads)
-            bar = tqdm(total=len(texts), desc="classifying", unit="text", disable=not progress, leave=False)
-            with torch.inference_mode():
+            with tqdm(total=len(texts), desc="classifying", unit="text", disable=not progress, leave=False) as bar:
                 for idx, batch in encoder.batches(windows, batch_size):
-                    encoded = encoder.forward(batch, hidden_states=hidden)
-                    rows = [windows.sample[w] for w in idx]
-                    for k, head in enumerate(heads):
-                        logits, _ = head(encoded)
-                        out[m + k, rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                    probs = run(batch)  # (B, M, C)
+                    out[m : m + len(heads), [windows.sample[w] for w in idx]] = probs.transpose(1, 0, 2)
                     bar.update(len(idx))
-            bar.close()
             m += len(heads)
         return out
 
@@ -123,20 +164,30 @@ class Classifier:
 
 
 def load_classifier(
-    model: str | os.PathLike | None = None, *, device: str = "auto", dtype: str = "fp32"
+    model: str | os.PathLike | None = None, *, device: str = "auto", dtype: str = "fp32", backend: str = "torch"
 ) -> Classifier:
-    """Load a classifier directory (``None``: the shipped sentiment model)."""
+    """Load a classifier directory (``None``: the shipped sentiment model).
+
+    ``backend="onnx"`` runs it on ONNX Runtime (``dtype`` fp32 or int8; CPU); int8 is
+    refused for a model whose labels drift from fp32 (see ``bertkit.engine.tasks``).
+    """
+    check_backend(backend, dtype)
+    torch_dtype = dtype
+    if backend == "onnx":  # the torch model is loaded in fp32 and exported
+        if device not in ("auto", "cpu"):
+            raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
+        device, torch_dtype = "cpu", "fp32"
     path = Path(model).expanduser() if model is not None else default_classifier_dir()
     if model is None and not path.is_dir():
         raise ModelLoadError(f"the shipped sentiment model is missing at {path}; pass --model DIR")
     config = read_verified(path)
     if config.kind == "single":
-        encoder = load_encoder(path, config.encoder, config, device=device, dtype=dtype)
-        return Classifier(path, config, [(encoder, [load_head(path, config, encoder)])], [config.head.pooling])
+        encoder = load_encoder(path, config.encoder, config, device=device, dtype=torch_dtype)
+        return Classifier(path, config, [(encoder, [load_head(path, config, encoder)])], [config.head.pooling], backend=backend, dtype=dtype)
     members = [(m, read_verified(path / m)) for m in config.members]
     parent = None
     if any(mc.encoder.source == "parent" for _, mc in members):
-        parent = load_encoder(path, config.encoder, config, device=device, dtype=dtype)
+        parent = load_encoder(path, config.encoder, config, device=device, dtype=torch_dtype)
     shared: list[PoolingHead] = []
     shared_names: list[str] = []
     groups: list[tuple[Encoder, list[PoolingHead]]] = []
@@ -145,7 +196,7 @@ def load_classifier(
         mdir = path / member
         if mconfig.kind != "single" or mconfig.labels != config.labels:
             raise ModelLoadError(f"{mdir}: ensemble members must be single models with the ensemble's labels")
-        encoder = load_encoder(mdir, mconfig.encoder, mconfig, device=device, dtype=dtype, parent=parent)
+        encoder = load_encoder(mdir, mconfig.encoder, mconfig, device=device, dtype=torch_dtype, parent=parent)
         head = load_head(mdir, mconfig, encoder)
         if mconfig.encoder.source == "parent":
             shared.append(head)
@@ -155,4 +206,4 @@ def load_classifier(
             names.append(Path(member).name)
     if shared:
         groups.insert(0, (parent, shared))
-    return Classifier(path, config, groups, shared_names + names)
+    return Classifier(path, config, groups, shared_names + names, backend=backend, dtype=dtype)

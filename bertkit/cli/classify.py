@@ -11,7 +11,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from bertkit.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, MaxLengthOpt, err_console, out_console, show_progress
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, out_console, show_progress
+from bertkit.engine.backends import check_backend
 from bertkit.errors import UsageError
 
 app = typer.Typer(
@@ -108,7 +109,8 @@ def evaluate_command(
     label_column: str = LabelColumnOpt,
     plots: Optional[Path] = typer.Option(None, "--plots", help="Directory for confusion_matrix.png."),
     batch_size: int = BatchSizeOpt,
-    dtype: str = DtypeOpt,
+    backend: str = BackendOpt,
+    dtype: str = EngineDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -118,10 +120,11 @@ def evaluate_command(
     from bertkit.classification.plots import plot_confusion
     from bertkit.io.readers import detect_format
 
+    check_backend(backend, dtype)
     detect_format(data)
     if plots is not None and plots.exists() and not plots.is_dir():
         raise UsageError(f"--plots {plots} is a file; give a directory")
-    classifier = load_classifier(model, device=device, dtype=dtype)
+    classifier = load_classifier(model, device=device, dtype=dtype, backend=backend)
     report = evaluate_classifier(classifier, data, text_column=text_column, label_column=label_column,
                                  pair_column=pair_column, batch_size=batch_size, progress=show_progress())
     if plots is not None:
@@ -131,6 +134,11 @@ def evaluate_command(
         print(json.dumps(report))
         return
     out_console.print(f"{report['examples']} examples: accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}")
+    if "int8_gate" in report:
+        gate = report["int8_gate"]
+        drop = 100 * (gate["fp32_accuracy"] - gate["int8_accuracy"])
+        out_console.print(f"int8 gate: accuracy {gate['int8_accuracy']:.4f} vs torch fp32 {gate['fp32_accuracy']:.4f} "
+                          f"({drop:+.2f} points lost; at most {gate['max_drop_points']} allowed): passed")
     table = Table(title="per class")
     for col in ("label", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "label" else "right")
@@ -160,7 +168,8 @@ def predict_command(
     explain: bool = typer.Option(False, "--explain", help="Per-token attention-pooling weights (table and PNG); attention models only."),
     plots: Path = typer.Option(Path("."), "--plots", help="Directory for --explain PNGs."),
     batch_size: int = BatchSizeOpt,
-    dtype: str = DtypeOpt,
+    backend: str = BackendOpt,
+    dtype: str = EngineDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -169,6 +178,7 @@ def predict_command(
     from bertkit.classification.data import read_texts_for_prediction
     from bertkit.io.readers import detect_format
 
+    check_backend(backend, dtype)
     if bool(texts) == bool(input):
         raise UsageError("give texts as arguments or --input FILE (exactly one of the two)")
     if top_k < 1:
@@ -186,7 +196,7 @@ def predict_command(
         for i, t in enumerate(texts):
             if not t.strip():
                 raise UsageError(f"text {i + 1} is empty")
-    classifier = load_classifier(model, device=device, dtype=dtype)
+    classifier = load_classifier(model, device=device, dtype=dtype, backend=backend)
     if explain:
         _explain(classifier, texts, pairs, plots, as_json)
         return

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from bertkit.cli.options import BatchSizeOpt, DeviceOpt, MaxLengthOpt, ModelOpt, err_console, show_progress
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, MaxLengthOpt, ModelOpt, err_console, show_progress
 from bertkit.embeddings.embedder import LONG_MODES, Embedder
 from bertkit.embeddings.pooling import split_pooling_spec
 from bertkit.engine.backends import check_backend
@@ -47,8 +47,8 @@ def embed_command(
     tokens: bool = typer.Option(False, "--tokens", help="Word-level vectors (sub-word pieces pooled per word) instead of one vector per text."),
     long: str = typer.Option("truncate", "--long", help="Texts over --max-length: truncate (cut, and count them) or window (overlapping windows pooled into one vector)."),
     stride: Optional[int] = typer.Option(None, "--stride", min=0, help="Tokens shared by consecutive windows with --long window (default max length / 4)."),
-    backend: str = typer.Option("torch", "--backend", help="torch or onnx (ONNX Runtime, exported once and cached)."),
-    dtype: str = typer.Option("fp32", "--dtype", help="torch: fp32, bf16, fp16 (GPU); onnx: fp32, int8."),
+    backend: str = BackendOpt,
+    dtype: str = EngineDtypeOpt,
     check: bool = typer.Option(False, "--check", help=f"First compare the backend with torch fp32 on up to {CHECK_SAMPLE} input texts (cosine); int8 must reach {INT8_MIN_MEAN_COSINE}."),
     device: str = DeviceOpt,
 ) -> None:

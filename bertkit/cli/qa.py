@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from bertkit.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, err_console, out_console, show_progress
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, out_console, show_progress
+from bertkit.engine.backends import check_backend
 from bertkit.errors import InputError, UsageError
 
 app = typer.Typer(
@@ -95,6 +96,21 @@ def train_command(
         out_console.print(_metrics_line(outcome.dev.metrics))
 
 
+def _load(model: Optional[str], backend: str, dtype: str, device: str):
+    """(QA model, config, engine): the engine is None for plain torch."""
+    from bertkit.qa.engine import SpanEngine
+    from bertkit.qa.modeldir import load_qa_model
+
+    check_backend(backend, dtype)
+    if backend == "onnx":
+        if device not in ("auto", "cpu"):
+            raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
+        qa_model, config = load_qa_model(model, device="cpu", dtype="fp32")
+        return qa_model, config, SpanEngine(qa_model, config, backend="onnx", dtype=dtype, name=model or "the shipped QA model")
+    qa_model, config = load_qa_model(model, device=device, dtype=dtype)
+    return qa_model, config, None
+
+
 def _metrics_line(metrics: dict) -> str:
     keys = [k for k in ("exact_match", "exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_thresh") if k in metrics]
     return ", ".join(f"{k} {metrics[k]:.2f}" for k in keys)
@@ -107,28 +123,35 @@ def evaluate_command(
     out: Path = typer.Option(Path("."), "--out", "-o", help="Directory for predictions.json (and null_odds.json for 2.0)."),
     null_threshold: Optional[float] = typer.Option(None, "--null-threshold", help="Say 'no answer' when null score - best span score exceeds this (default: the model's)."),
     batch_size: int = BatchSizeOpt,
-    dtype: str = DtypeOpt,
+    backend: str = BackendOpt,
+    dtype: str = EngineDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Score a QA model with the official SQuAD metric (v1.1 or v2.0, from the file)."""
     from bertkit.qa.evaluate import evaluate_squad, write_predictions
-    from bertkit.qa.modeldir import load_qa_model
     from bertkit.qa.squad import read_squad
 
     _existing_file(data, "--data")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a directory")
+    check_backend(backend, dtype)
     squad = read_squad(data)
-    qa_model, config = load_qa_model(model, device=device, dtype=dtype)
-    result = evaluate_squad(qa_model, config, squad, batch_size=batch_size, null_threshold=null_threshold, progress=show_progress())
+    qa_model, config, engine = _load(model, backend, dtype, device)
+    result = evaluate_squad(
+        qa_model, config, squad, batch_size=batch_size, null_threshold=null_threshold, progress=show_progress(), engine=engine
+    )
     written = write_predictions(result, out)
     notes = [squad.summary()]
     if result.questions_truncated:
         notes.append(f"{result.questions_truncated} question(s) cut to {config.max_question_length} tokens")
     err_console.print("; ".join(notes) + f"; wrote {', '.join(str(p) for p in written)}")
+    if result.int8_gate:
+        gate = result.int8_gate
+        err_console.print(f"int8 gate: F1 {gate['int8_f1']:.2f} vs torch fp32 {gate['fp32_f1']:.2f} "
+                          f"({gate['fp32_f1'] - gate['int8_f1']:+.2f} points lost; at most {gate['max_drop_points']} allowed): passed")
     if as_json:
-        out_console.print_json(json.dumps(result.metrics))
+        out_console.print_json(json.dumps({**result.metrics, **({"int8_gate": result.int8_gate} if result.int8_gate else {})}))
         return
     table = Table(title=f"SQuAD {'2.0' if result.version_2 else '1.1'}: {data.name}")
     table.add_column("metric")
@@ -184,14 +207,14 @@ def ask_command(
     explain: bool = typer.Option(False, "--explain", help="Start/end probabilities over the context tokens (table + PNG)."),
     plot: Path = typer.Option(Path("qa_explain.png"), "--plot", help="PNG written by --explain."),
     batch_size: int = BatchSizeOpt,
-    dtype: str = DtypeOpt,
+    backend: str = BackendOpt,
+    dtype: str = EngineDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Answer a question about a context (or a file of them); 'no answer' when that wins."""
     from bertkit.io.readers import detect_format, read_records
     from bertkit.io.atomic import atomic_path
-    from bertkit.qa.modeldir import load_qa_model
     from bertkit.qa.predict import answer_questions
 
     if input is not None:
@@ -225,10 +248,10 @@ def ask_command(
         questions, contexts = [question], [text]
         records = []
 
-    qa_model, config = load_qa_model(model, device=device, dtype=dtype)
+    qa_model, config, engine = _load(model, backend, dtype, device)
     preds = answer_questions(
         qa_model, config, questions, contexts, batch_size=batch_size, n_best=max(20, top_k),
-        null_threshold=null_threshold, progress=show_progress() and len(questions) > 1,
+        null_threshold=null_threshold, progress=show_progress() and len(questions) > 1, engine=engine,
     )
     if preds.questions_truncated:
         err_console.print(f"note: {preds.questions_truncated} question(s) longer than {config.max_question_length} tokens were cut")

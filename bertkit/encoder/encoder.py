@@ -190,6 +190,18 @@ class Encoder:
             batch = pad_batch([windows.features[i] for i in idx], self.tokenizer.pad_token_id or 0, self.input_keys)
             yield idx, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
+    # -- the torch weights -----------------------------------------------------------
+    def release_weights(self) -> None:
+        """Free the torch weights: an ONNX backend runs without them (peak RSS drops by the
+        model's size). ``ensure_weights`` reloads them from ``path`` when torch is needed again."""
+        self.model = self.model.to("meta")
+        self._released = True
+
+    def ensure_weights(self) -> None:
+        if getattr(self, "_released", False):
+            self.model = load_model(self.path).model.to(self.device).eval()
+            self._released = False
+
     # -- running the model -----------------------------------------------------------
     def autocast(self) -> contextlib.AbstractContextManager:
         """Autocast for bf16/fp16, a no-op for fp32."""

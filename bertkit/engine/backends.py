@@ -46,10 +46,15 @@ class TorchBackend:
         self.graph = graph
         self.autocast = autocast
 
-    def run(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+    def run_all(self, batch: dict[str, torch.Tensor]) -> list[np.ndarray]:
+        """Every output of the graph (one tensor or a tuple), as float32 arrays."""
         with torch.inference_mode(), self.autocast():
             out = self.graph(*[batch[n] for n in self.graph.input_names])
-        return out.float().cpu().numpy()
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        return [o.float().cpu().numpy() for o in outs]
+
+    def run(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        return self.run_all(batch)[0]
 
 
 def ort_session(path: Path, threads: int | None = None):

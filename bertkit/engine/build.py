@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from bertkit.engine.backends import OnnxBackend, TorchBackend
 from bertkit.engine.graph import EmbeddingGraph
-from bertkit.engine.onnx_export import export_onnx
+from bertkit.engine.onnx_export import export_onnx, write_export_info
 from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MIN_MEAN_COSINE, agreement
 from bertkit.errors import UsageError
-from bertkit.io.atomic import atomic_write_text
 
 __all__ = ["build_backend", "compare_to_fp32", "export_embedding", "graph_of"]
 
 
 def graph_of(embedder) -> EmbeddingGraph:
     enc = embedder.encoder
+    enc.ensure_weights()
     return EmbeddingGraph(enc.model, embedder.layers, embedder.pooling, enc.input_keys).eval()
 
 
@@ -31,29 +30,40 @@ def export_embedding(embedder):
 
 
 def build_backend(embedder):
-    """The backend named by ``embedder.backend_name`` / ``embedder.dtype``."""
+    """The backend named by ``embedder.backend_name`` / ``embedder.dtype``.
+
+    For ONNX the torch weights are released once the export (and, the first time, the
+    int8 calibration) is done, when the embedder loaded its own encoder.
+    """
     graph = graph_of(embedder)
     if embedder.backend_name == "torch":
         return TorchBackend(graph, embedder.encoder.autocast)
     directory, info = export_embedding(embedder)
-    backend = OnnxBackend(directory / info.model_file, graph.input_names)
-    if embedder.dtype == "int8":
-        if info.calibration_mean_cosine is None:
-            reference = TorchBackend(graph, embedder.encoder.autocast)
-            saved = embedder.last_stats
-            ref = embedder._embed_chunk(list(CALIBRATION_TEXTS), reference)
-            got = embedder._embed_chunk(list(CALIBRATION_TEXTS), backend)
-            embedder.last_stats = saved
-            result = agreement(ref, got)
-            info.calibration_mean_cosine, info.calibration_worst_cosine = result.mean_cosine, result.worst_cosine
-            atomic_write_text(directory / "onnx_config.json", json.dumps(asdict(info), indent=2))
-        if info.calibration_mean_cosine < INT8_MIN_MEAN_COSINE:
-            raise UsageError(
-                f"int8 refused for {embedder.encoder.path.name} with pooling {embedder.pooling.spec}: its vectors drift "
-                f"from fp32 (mean cosine {info.calibration_mean_cosine:.4f} < {INT8_MIN_MEAN_COSINE} on the calibration "
-                "texts); use --dtype fp32 (onnx) or bf16 (torch)"
-            )
-    return backend
+    if embedder.dtype == "int8" and info.calibration_mean_cosine is None:
+        _calibrate(embedder, graph, directory, info)
+    if embedder.dtype == "int8" and info.calibration_mean_cosine < INT8_MIN_MEAN_COSINE:
+        raise UsageError(
+            f"int8 refused for {embedder.encoder.path.name} with pooling {embedder.pooling.spec}: its vectors drift "
+            f"from fp32 (mean cosine {info.calibration_mean_cosine:.4f} < {INT8_MIN_MEAN_COSINE} on the calibration "
+            "texts); use --dtype fp32 (onnx) or bf16 (torch)"
+        )
+    if embedder._owns_encoder:
+        del graph
+        embedder.encoder.release_weights()
+    return OnnxBackend(directory / info.model_file, embedder.encoder.input_keys)
+
+
+def _calibrate(embedder, graph: EmbeddingGraph, directory, info) -> None:
+    """Vet an int8 export against torch fp32 on the calibration texts; record the result."""
+    reference = TorchBackend(graph, embedder.encoder.autocast)
+    candidate = OnnxBackend(directory / info.model_file, graph.input_names)
+    saved = embedder.last_stats
+    ref = embedder._embed_chunk(list(CALIBRATION_TEXTS), reference)
+    got = embedder._embed_chunk(list(CALIBRATION_TEXTS), candidate)
+    embedder.last_stats = saved
+    result = agreement(ref, got)
+    info.calibration_mean_cosine, info.calibration_worst_cosine = result.mean_cosine, result.worst_cosine
+    write_export_info(directory, info)
 
 
 def compare_to_fp32(embedder, texts: list[str]):

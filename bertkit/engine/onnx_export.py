@@ -32,7 +32,7 @@ from torch import nn
 
 from bertkit.errors import ModelLoadError, UsageError
 
-__all__ = ["ONNX_DTYPES", "ExportInfo", "cache_root", "content_hash", "export_onnx", "read_export_info"]
+__all__ = ["ONNX_DTYPES", "ExportInfo", "cache_root", "content_hash", "export_onnx", "read_export_info", "write_export_info"]
 
 ONNX_DTYPES = ("fp32", "int8")
 OPSET = 17
@@ -56,8 +56,11 @@ class ExportInfo:
     layers: str | None = None
     dim: int | None = None  # embedding: vector size
     labels: list[str] | None = None  # classifier: output order of the probabilities
-    calibration_mean_cosine: float | None = None  # int8 vs torch fp32 on the calibration texts
+    calibration_mean_cosine: float | None = None  # embedding int8 vs torch fp32 on the calibration texts
     calibration_worst_cosine: float | None = None
+    calibration_agreement: float | None = None  # classifier int8: share of calibration texts labelled as fp32 does
+    calibration_f1: float | None = None  # span int8: F1 of its calibration answers against fp32's
+    refused: str | None = None  # why int8 was refused on real data (recorded by evaluate)
 
 
 def read_export_info(path: Path) -> ExportInfo:
@@ -71,6 +74,13 @@ def read_export_info(path: Path) -> ExportInfo:
     if unknown:
         raise ModelLoadError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}")
     return ExportInfo(**raw)
+
+
+def write_export_info(directory: Path, info: ExportInfo) -> None:
+    """Rewrite onnx_config.json atomically (after a calibration or a refusal)."""
+    from bertkit.io.atomic import atomic_write_text
+
+    atomic_write_text(directory / "onnx_config.json", json.dumps(asdict(info), indent=2))
 
 
 def cache_root() -> Path:

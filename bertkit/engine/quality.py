@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["INT8_MIN_MEAN_COSINE", "CALIBRATION_TEXTS", "Agreement", "agreement"]
+__all__ = ["INT8_MIN_MEAN_COSINE", "INT8_MAX_METRIC_DROP", "CALIBRATION_TEXTS", "Agreement", "agreement"]
 
 INT8_MIN_MEAN_COSINE = 0.99
+INT8_MAX_METRIC_DROP = 0.5  # points of accuracy (classification) or F1 (QA) int8 may lose to fp32
 
 # A fixed, varied sample (short and long, punctuation, numbers, accents, questions)
 # used to vet an int8 export before it is used at all.

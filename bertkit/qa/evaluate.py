@@ -8,6 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bertkit.engine.quality import INT8_MAX_METRIC_DROP
+from bertkit.engine.tasks import metric_gate, record_refusal
+from bertkit.errors import UsageError
 from bertkit.io.atomic import atomic_write_text
 from bertkit.qa.metric import squad_v1, squad_v2
 from bertkit.qa.model import QAModel
@@ -26,6 +29,7 @@ class EvalResult:
     version_2: bool
     questions_truncated: int = 0
     windows: int = 0
+    int8_gate: dict | None = None  # int8 runs: F1 on torch fp32 and on int8
 
     @property
     def f1(self) -> float:
@@ -44,11 +48,14 @@ def evaluate_squad(
     batch_size: int = 32,
     null_threshold: float | None = None,
     progress: bool = False,
+    engine=None,
 ) -> EvalResult:
     """Predict every question of ``data`` and score it (v2.0 metric for SQuAD 2.0 data).
 
     SQuAD 1.1 guarantees an answer, so on 1.1 data the best span is always given, even by
-    a model that can say "no answer".
+    a model that can say "no answer". With an int8 ``engine`` the data also runs on torch
+    fp32 (``metrics["int8_gate"]``), and int8 is refused, for this run and later ones, when
+    its F1 is more than 0.5 points lower.
     """
     examples = data.examples
     threshold = config.null_threshold if null_threshold is None else null_threshold
@@ -56,7 +63,7 @@ def evaluate_squad(
         threshold = math.inf
     preds = answer_questions(
         model, config, [e.question for e in examples], [e.context for e in examples],
-        batch_size=batch_size, null_threshold=threshold, progress=progress,
+        batch_size=batch_size, null_threshold=threshold, progress=progress, engine=engine,
     )
     predictions = {e.id: (d.answer.text if d.answer is not None else "") for e, d in zip(examples, preds.decoded)}
     null_odds = {e.id: min(float(d.null_odds), 1e9) for e, d in zip(examples, preds.decoded)}  # finite for JSON
@@ -65,7 +72,15 @@ def evaluate_squad(
         metrics = squad_v2(references, predictions, null_odds, na_prob_thresh=threshold)
     else:
         metrics = squad_v1(references, predictions)
-    return EvalResult(metrics, predictions, null_odds, data.version_2, preds.questions_truncated, len(preds.features))
+    result = EvalResult(metrics, predictions, null_odds, data.version_2, preds.questions_truncated, len(preds.features))
+    if engine is not None and engine.dtype == "int8":
+        reference = evaluate_squad(model, config, data, batch_size=batch_size, null_threshold=null_threshold, progress=progress)
+        reason = metric_gate("F1", reference.f1, result.f1, f"these {len(data.examples)} questions")
+        if reason:
+            record_refusal(engine.export, reason)
+            raise UsageError(f"int8 refused for {engine.name}: {reason}; use --dtype fp32")
+        result.int8_gate = {"fp32_f1": reference.f1, "int8_f1": result.f1, "max_drop_points": INT8_MAX_METRIC_DROP}
+    return result
 
 
 def write_predictions(result: EvalResult, out_dir: str | os.PathLike) -> list[Path]:

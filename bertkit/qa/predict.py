@@ -36,13 +36,19 @@ class Predictions:
 
 
 def window_logits(
-    model: QAModel, features: QAFeatures, batch_size: int = 32, progress: bool = False, max_tokens: int | None = MAX_BATCH_TOKENS
+    model: QAModel,
+    features: QAFeatures,
+    batch_size: int = 32,
+    progress: bool = False,
+    max_tokens: int | None = MAX_BATCH_TOKENS,
+    engine=None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Start and end logits of every window, each trimmed to the window's length.
 
     Batches hold at most ``batch_size`` windows and ``max_tokens`` padded tokens: on a
     CPU, 32 windows of 384 tokens run slower than a few smaller batches (the attention
-    matrices no longer fit in cache).
+    matrices no longer fit in cache). ``engine`` (a :class:`bertkit.qa.engine.SpanEngine`)
+    runs the windows on ONNX Runtime; None runs ``model`` in torch.
     """
     encoder = model.wrapped
     starts: list[np.ndarray | None] = [None] * len(features)
@@ -51,8 +57,11 @@ def window_logits(
     model.eval()
     with torch.inference_mode(), tqdm(total=len(features), unit="window", disable=not progress, leave=False) as bar:
         for idx, batch in encoder.batches(features.windows, batch_size, max_tokens):
-            start, end = model(batch)  # (B, T) each
-            start, end = start.cpu().numpy(), end.cpu().numpy()
+            if engine is None:
+                start, end = model(batch)  # (B, T) each
+                start, end = start.cpu().numpy(), end.cpu().numpy()
+            else:
+                start, end = engine.logits(batch)
             for row, w in enumerate(idx):
                 n = len(features.windows.features[w]["input_ids"])
                 starts[w], ends[w] = start[row, :n], end[row, :n]
@@ -72,6 +81,7 @@ def answer_questions(
     max_answer_length: int | None = None,
     null_threshold: float | None = None,
     progress: bool = False,
+    engine=None,
 ) -> Predictions:
     """Decode the best answers (n-best candidates) for each (question, context) pair.
 
@@ -86,7 +96,7 @@ def answer_questions(
     features = build_features(
         model.wrapped, questions, contexts, doc_stride=config.doc_stride, max_question_length=config.max_question_length
     )
-    starts, ends = window_logits(model, features, batch_size, progress)
+    starts, ends = window_logits(model, features, batch_size, progress, engine=engine)
     by_question: list[list[int]] = [[] for _ in range(features.num_examples)]
     for w, e in enumerate(features.example_index):
         by_question[e].append(w)

@@ -200,3 +200,29 @@ def test_resume_after_kill_mid_epoch(env, tmp_path, capsys):
     assert (out / "bertkit_classifier.json").is_file() and not (out / ".train").exists()
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_evaluate_and_predict_on_onnx_match_torch(env, attention_model, capsys):
+    base = ["classify", "evaluate", "-m", str(attention_model), "--data", str(env["dev"]), "--json"]
+    code, torch_out, err = run(base, capsys)
+    assert code == 0, err
+    code, onnx_out, err = run(base + ["--backend", "onnx"], capsys)
+    assert code == 0, err
+    assert json.loads(onnx_out)["confusion"] == json.loads(torch_out)["confusion"]
+    texts = ["a good film", "bad, very bad", "fine"]
+    code, torch_out, err = run(["classify", "predict", *texts, "-m", str(attention_model), "--json"], capsys)
+    code2, onnx_out, err2 = run(["classify", "predict", *texts, "-m", str(attention_model), "--json", "--backend", "onnx"], capsys)
+    assert code == code2 == 0, err + err2
+    for a, b in zip(torch_out.splitlines(), onnx_out.splitlines()):
+        a, b = json.loads(a), json.loads(b)
+        assert a["label"] == b["label"] and abs(a["top"][0]["probability"] - b["top"][0]["probability"]) < 1e-4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dtype", "int8"], "dtype 'int8' is not available on backend 'torch'; valid options: fp32, bf16, fp16; int8 runs on --backend onnx"),
+    (["--backend", "onnx", "--dtype", "bf16"], "dtype 'bf16' is not available on backend 'onnx'; valid options: fp32, int8"),
+    (["--backend", "tvm"], "backend 'tvm'"),
+])
+def test_bad_backend_options(attention_model, argv, message, capsys):
+    code, _, err = run(["classify", "predict", "fine", "-m", str(attention_model), *argv], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

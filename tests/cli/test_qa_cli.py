@@ -179,3 +179,20 @@ def test_bad_input_one_line_exit_2_no_partial_output(model_dir, files, tiny_bert
         assert "Traceback" not in err and out == ""
     assert not (tmp_path / "never.jsonl").exists() and not (tmp_path / "never_model").exists()
     assert not (tmp_path / "predictions.json").exists()
+
+
+def test_evaluate_and_ask_on_onnx_match_torch(model_dir, files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BERTKIT_CACHE", str(tmp_path / "cache"))
+    base = ["qa", "evaluate", "--model", model_dir, "--data", files[2], "--out", tmp_path, "--json"]
+    code, torch_out, err = run(base, capsys)
+    assert code == 0, err
+    code, onnx_out, err = run(base + ["--backend", "onnx"], capsys)
+    assert code == 0, err
+    assert json.loads(onnx_out)["f1"] == pytest.approx(json.loads(torch_out)["f1"])
+    ask = ["qa", "ask", "--model", model_dir, "-q", "Where was Marie Curie born?", "-c", "Marie Curie was born in Warsaw in 1867.", "--json"]
+    code, torch_out, _ = run(ask, capsys)
+    code2, onnx_out, err = run(ask + ["--backend", "onnx"], capsys)
+    assert code == code2 == 0, err
+    assert json.loads(onnx_out)["answer"] == json.loads(torch_out)["answer"]
+    code, _, err = run(ask + ["--dtype", "int8"], capsys)
+    assert code == 2 and "int8 runs on --backend onnx" in err and len(err.strip().splitlines()) == 1

@@ -101,3 +101,18 @@ def test_agreement_handles_zero_rows():
     a = np.array([[1.0, 0.0], [0.0, 0.0]])
     result = agreement(a, a.copy())
     assert result.mean_cosine == pytest.approx(1.0) and result.n == 2
+
+
+def test_onnx_releases_torch_weights_and_reloads_them_for_check(tiny_bert):
+    emb = Embedder(tiny_bert, pooling="mean", backend="onnx", device="cpu")
+    vecs = emb.embed(TEXTS)
+    assert all(p.is_meta for p in emb.encoder.model.parameters())  # released behind the ONNX session
+    result = compare_to_fp32(emb, TEXTS)  # needs torch again: reloaded from the directory
+    assert result.mean_cosine > 0.9999
+    torch_vecs = Embedder(tiny_bert, pooling="mean", device="cpu").embed(TEXTS)
+    np.testing.assert_allclose(vecs, torch_vecs, atol=2e-4)
+
+
+def test_a_shared_encoder_keeps_its_weights(tiny_encoder):
+    Embedder(pooling="mean", encoder=tiny_encoder, backend="onnx").embed(TEXTS)
+    assert not any(p.is_meta for p in tiny_encoder.model.parameters())

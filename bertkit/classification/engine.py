@@ -1,0 +1,93 @@
+"""Classifiers on the ONNX engine: one exported graph per encoder group (ids -> every
+head's probabilities), with the int8 gate on label agreement and on accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from bertkit.classification.model import PoolingHead, tokenize
+from bertkit.encoder.encoder import Encoder, EncoderOutput
+from bertkit.engine.onnx_export import ExportInfo
+from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MAX_METRIC_DROP
+from bertkit.engine.tasks import TaskExport, task_backend
+
+__all__ = ["ClassifierGraph", "build_group_export", "calibration_inputs"]
+
+
+class ClassifierGraph(nn.Module):
+    """ids -> each head's softmax probabilities. # (B, T) x k -> (B, M, C)"""
+
+    def __init__(self, encoder: Encoder, heads: list[PoolingHead]) -> None:
+        super().__init__()
+        self.model = encoder.model
+        self.heads = nn.ModuleList(heads)
+        self.input_names = list(encoder.input_keys)
+        self.hidden_states = any(h.needs_hidden_states for h in heads)
+        self.has_pooler = encoder.has_pooler
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        kwargs = dict(zip(self.input_names, inputs))
+        out = self.model(**kwargs, output_hidden_states=self.hidden_states, return_dict=True)
+        encoded = EncoderOutput(
+            last_hidden_state=out.last_hidden_state,
+            attention_mask=kwargs["attention_mask"],
+            hidden_states=tuple(out.hidden_states) if self.hidden_states else None,
+            pooler_output=getattr(out, "pooler_output", None) if self.has_pooler else None,
+        )
+        probs = [torch.softmax(head(encoded)[0].float(), dim=-1) for head in self.heads]  # M x (B, C)
+        return torch.stack(probs, dim=1)
+
+
+def calibration_inputs(pairs: bool) -> tuple[list[str], list[str] | None]:
+    """The calibration texts (for pair models, each text paired with the next)."""
+    texts = list(CALIBRATION_TEXTS)
+    if not pairs:
+        return texts, None
+    return texts, texts[1:] + texts[:1]
+
+
+def group_probabilities(encoder: Encoder, run, texts: list[str], pairs: list[str] | None, batch_size: int = 32) -> np.ndarray:
+    """Run a group's graph over texts. # -> (N, M, C)"""
+    windows = tokenize(encoder, texts, pairs)
+    out: np.ndarray | None = None
+    for idx, batch in encoder.batches(windows, batch_size):
+        probs = run(batch)  # (B, M, C)
+        if out is None:
+            out = np.zeros((len(texts), probs.shape[1], probs.shape[2]), dtype=np.float32)
+        out[[windows.sample[w] for w in idx]] = probs
+    assert out is not None
+    return out
+
+
+def build_group_export(encoder: Encoder, heads: list[PoolingHead], *, dtype: str, name: str, pairs: bool, labels: list[str]) -> TaskExport:
+    """Export one encoder group; int8 is first vetted on the calibration texts.
+
+    The calibration gate asks that int8 label at least ``1 - INT8_MAX_METRIC_DROP/100``
+    of the calibration texts as fp32 does (on that sample, accuracy can then move by at
+    most INT8_MAX_METRIC_DROP points whatever the true labels are).
+    """
+    from bertkit.engine.backends import TorchBackend
+
+    graph = ClassifierGraph(encoder, heads).eval()
+
+    def calibrate(candidate, info: ExportInfo) -> str | None:
+        texts, second = calibration_inputs(pairs)
+        ref = group_probabilities(encoder, TorchBackend(graph, encoder.autocast).run, texts, second)
+        got = group_probabilities(encoder, candidate.run, texts, second)
+        same = (ref.argmax(-1) == got.argmax(-1)).all(axis=1)  # every head agrees
+        info.calibration_agreement = float(same.mean())
+        needed = 1 - INT8_MAX_METRIC_DROP / 100
+        if info.calibration_agreement < needed:
+            return (
+                f"it labels {int((~same).sum())} of {len(same)} calibration texts differently from fp32 "
+                f"(agreement {100 * info.calibration_agreement:.1f}% < {100 * needed:.1f}%)"
+            )
+        return None
+
+    spec = "|".join(h.pooling.spec + "@" + h.spec.layers for h in heads)
+    return task_backend(
+        graph, graph.input_names, ["probabilities"], dtype=dtype, kind="classifier", name=name,
+        max_length=encoder.max_length, calibrate=calibrate, signature=spec, labels=list(labels),
+    )

@@ -1,0 +1,95 @@
+"""QA models on the engine: the span model exported to ONNX (ids -> start and end logits),
+with the int8 gate on F1."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import Tensor, nn
+
+from bertkit.engine.backends import check_backend
+from bertkit.engine.tasks import TaskExport, metric_gate, task_backend
+from bertkit.errors import UsageError
+from bertkit.qa.model import QAModel
+from bertkit.qa.modeldir import QAConfig
+
+__all__ = ["SpanGraph", "SpanEngine", "calibration_f1"]
+
+
+class SpanGraph(nn.Module):
+    """ids -> start and end logits, padding masked. # (B, T) x k -> (B, T), (B, T)"""
+
+    def __init__(self, model: QAModel) -> None:
+        super().__init__()
+        self.model = model
+        self.input_names = list(model.wrapped.input_keys)
+
+    def forward(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model(dict(zip(self.input_names, inputs)))
+
+
+class SpanEngine:
+    """Where a QA model's windows become logits: the torch model, or its ONNX export.
+
+    >>> engine = SpanEngine(model, config, backend="onnx", dtype="int8")  # gated on first use
+    """
+
+    def __init__(self, model: QAModel, config: QAConfig, *, backend: str = "torch", dtype: str = "fp32", name: str = "the QA model") -> None:
+        check_backend(backend, dtype)
+        if backend == "onnx" and model.wrapped.device.type != "cpu":
+            raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
+        if backend == "torch" and dtype != model.wrapped.dtype:
+            raise UsageError(f"the model was loaded for {model.wrapped.dtype}, not {dtype}")
+        self.model, self.config = model, config
+        self.backend_name, self.dtype, self.name = backend, dtype, name
+        self.export: TaskExport | None = None
+        if backend == "onnx":
+            self.export = self._build()
+
+    def logits(self, batch: dict[str, Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """# (B, T) each, float32"""
+        if self.export is None:
+            start, end = self.model(batch)
+            return start.float().cpu().numpy(), end.float().cpu().numpy()
+        start, end = self.export.backend.run_all(batch)
+        return start, end
+
+    def _build(self) -> TaskExport:
+        graph = SpanGraph(self.model).eval()
+
+        def calibrate(candidate, info) -> str | None:
+            fp32 = calibration_f1(self.model, self.config, None)
+            int8 = calibration_f1(self.model, self.config, _Fixed(candidate))
+            info.calibration_f1 = int8
+            return metric_gate("F1", fp32, int8, "the calibration questions")
+
+        return task_backend(
+            graph, graph.input_names, ["start_logits", "end_logits"], dtype=self.dtype, kind="span", name=self.name,
+            max_length=self.model.wrapped.max_length, calibrate=calibrate, signature="span",
+        )
+
+
+class _Fixed:
+    """An engine view over a candidate ONNX backend (used while calibrating)."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+
+    def logits(self, batch):
+        start, end = self.backend.run_all(batch)
+        return start, end
+
+
+def calibration_f1(model: QAModel, config: QAConfig, engine) -> float:
+    """SQuAD F1 (0-100) on the built-in calibration questions, always giving the best span."""
+    import math
+
+    from bertkit.qa.calibration import CALIBRATION_QA
+    from bertkit.qa.metric import squad_v1
+    from bertkit.qa.predict import answer_questions
+
+    questions = [q for q, _, _ in CALIBRATION_QA]
+    contexts = [c for _, c, _ in CALIBRATION_QA]
+    preds = answer_questions(model, config, questions, contexts, null_threshold=math.inf, engine=engine)
+    predictions = {str(i): (d.answer.text if d.answer is not None else "") for i, d in enumerate(preds.decoded)}
+    references = {str(i): refs for i, (_, _, refs) in enumerate(CALIBRATION_QA)}
+    return float(squad_v1(references, predictions)["f1"])
