@@ -1,6 +1,9 @@
 """The inference engine side by side: sentence-transformers vs bertkit's backends, one run.
 
-    python bench/engine.py [--n 4000] [--long 400] [--lines 10000,1000000]
+    python bench/engine.py [--parts embed,tasks,memory] [--n 4000] [--long 400] [--qa 200] [--lines 10000,1000000]
+
+Parts: ``embed`` (below), ``tasks`` (classify predict and QA against transformers'
+pipelines: bench/engine_tasks.py) and ``memory`` (peak RSS on generated files).
 
 For each configuration a fresh subprocess embeds the data (after a warm-up; ONNX
 exports come from the cache, built before timing), so peak RSS is per configuration.
@@ -194,6 +197,7 @@ def main() -> None:
     ap.add_argument("--max-batch-tokens", type=int, default=8192)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--parts", default="embed,tasks,memory", help="which parts to run: embed, tasks, memory")
+    ap.add_argument("--qa", type=int, default=200, help="long-context questions for the QA comparison")
     args = ap.parse_args()
     parts = args.parts.split(",")
     with tempfile.TemporaryDirectory() as tmpdir:
