@@ -17,7 +17,6 @@ transformers' pipelines, in one run.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import tempfile
 import time

@@ -9,6 +9,7 @@ from bertkit.qa.metric import exact_match_score, f1_score, normalize_answer, squ
 from bertkit.qa.model import QAModel, SpanHead, span_loss
 from bertkit.qa.modeldir import QAConfig, load_qa_model, packaged_model_dir, save_qa_model
 from bertkit.qa.predict import Predictions, answer_questions
+from bertkit.qa.engine import SpanEngine, SpanGraph
 from bertkit.qa.squad import Answer, SquadData, SquadExample, parse_squad, read_squad
 from bertkit.qa.train import QATrainArgs, QATrainOutcome, train_qa
 
@@ -40,6 +41,8 @@ __all__ = [
     "packaged_model_dir",
     "Predictions",
     "answer_questions",
+    "SpanEngine",
+    "SpanGraph",
     "EvalResult",
     "evaluate_squad",
     "write_predictions",

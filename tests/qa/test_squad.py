@@ -1,5 +1,4 @@
 import copy
-import json
 
 import pytest
 from qa_tiny_squad import squad_dict, write_squad
