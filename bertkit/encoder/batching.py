@@ -6,6 +6,7 @@ own longest member, which is where most of the speed over naive batching comes f
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,13 +49,12 @@ def pad_batch(
     features: Sequence[dict[str, Sequence[int]]], pad_token_id: int, keys: Sequence[str]
 ) -> dict[str, torch.Tensor]:
     """Right-pad lists of ids to the batch's longest item. # -> each (B, T) int64"""
-    longest = max(len(f["input_ids"]) for f in features)
+    lengths = np.fromiter((len(f["input_ids"]) for f in features), dtype=np.int64, count=len(features))
+    filled = np.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (B, T): True on real tokens
     out: dict[str, torch.Tensor] = {}
     for key in keys:
         fill = pad_token_id if key == "input_ids" else 0
-        arr = np.full((len(features), longest), fill, dtype=np.int64)
-        for row, f in enumerate(features):
-            values = f[key]
-            arr[row, : len(values)] = values
+        arr = np.full(filled.shape, fill, dtype=np.int64)
+        arr[filled] = np.fromiter(itertools.chain.from_iterable(f[key] for f in features), dtype=np.int64, count=int(lengths.sum()))
         out[key] = torch.from_numpy(arr)
     return out

@@ -156,6 +156,10 @@ class Encoder:
         texts = list(texts)
         if stride is None:
             stride = self.max_length // 4
+        if pairs is None and not (windows or word_ids or offsets or sequence_ids or truncation):
+            fast = self._encode_truncated(texts)
+            if fast is not None:
+                return fast
         kwargs = dict(
             truncation=truncation or ("only_second" if pairs is not None else True),
             max_length=self.max_length,
@@ -181,6 +185,44 @@ class Encoder:
         wids = [enc.word_ids(k) for k in keep] if word_ids else []
         sids = [enc.sequence_ids(k) for k in keep] if sequence_ids else []
         return Windows(feats, [mapping[k] for k in keep], len(texts), len(truncated), wids, sids)
+
+    def _encode_truncated(self, texts: list[str]) -> Windows | None:
+        """The common case (single texts, truncated) straight through the Rust tokenizer.
+
+        Same encodings as the ``tokenizer(...)`` call (the tests check it), without
+        transformers' per-text conversion to Python dicts, which costs as much as the
+        tokenization itself on short texts. None when the tokenizer is not a fast one.
+        """
+        backend = getattr(self.tokenizer, "_tokenizer", None)
+        if backend is None or not hasattr(backend, "encode_batch"):
+            return None
+        saved_truncation, saved_padding = backend.truncation, backend.padding
+        try:
+            backend.no_padding()
+            backend.enable_truncation(
+                self.max_length, stride=0, strategy="longest_first", direction=getattr(self.tokenizer, "truncation_side", "right")
+            )
+            encodings = backend.encode_batch(texts, add_special_tokens=True)
+        finally:  # leave the shared tokenizer as it was
+            if saved_truncation is None:
+                backend.no_truncation()
+            else:
+                backend.enable_truncation(**saved_truncation)
+            if saved_padding is None:
+                backend.no_padding()
+            else:
+                backend.enable_padding(**saved_padding)
+        types = "token_type_ids" in self.input_keys
+        feats = []
+        truncated = 0
+        for e in encodings:
+            f = {"input_ids": e.ids}
+            if types:
+                f["token_type_ids"] = e.type_ids
+            f["attention_mask"] = e.attention_mask
+            feats.append(f)
+            truncated += bool(e.overflowing)
+        return Windows(feats, list(range(len(texts))), len(texts), truncated)
 
     def batches(
         self, windows: Windows, batch_size: int, max_tokens: int | None = None
