@@ -86,6 +86,8 @@ class Embedder:
             raise UsageError(f"max batch tokens must be >= 1, got {max_batch_tokens}")
         check_backend(backend, dtype)
         torch_dtype = dtype if backend == "torch" else "fp32"
+        if backend == "onnx" and device == "auto":
+            device = "cpu"  # ONNX Runtime runs on the CPU here, even where a GPU is present
         self._owns_encoder = encoder is None  # its weights may be released behind an ONNX backend
         self.encoder = encoder or Encoder(model, device=device, dtype=torch_dtype, max_length=max_length)
         if backend == "onnx" and self.encoder.device.type != "cpu":

@@ -20,7 +20,7 @@ ARGS = dict(epochs=40, lr=2e-2, batch_size=5, warmup_ratio=0.0, weight_decay=0.0
 def trained(tiny_bert, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("qa-train")
     data = write_squad(tmp / "train.json", squad_dict(version_2=True))
-    outcome = train_qa(data, tmp / "model", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**ARGS))
+    outcome = train_qa(data, tmp / "model", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**ARGS), device="cpu")
     return outcome, data, tmp / "model"
 
 
@@ -40,7 +40,7 @@ def test_tiny_model_overfits_to_exact_match_100(trained):
 def test_resume_continues_a_killed_run(tiny_bert, tmp_path, monkeypatch):
     data = write_squad(tmp_path / "train.json", squad_dict(version_2=True))
     args = dict(ARGS, epochs=3, batch_size=2, checkpoint_every=2, train_layers=None)
-    full = train_qa(data, tmp_path / "full", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**args))
+    full = train_qa(data, tmp_path / "full", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**args), device="cpu")
 
     from bertkit.qa import model as model_module
 
@@ -55,11 +55,11 @@ def test_resume_continues_a_killed_run(tiny_bert, tmp_path, monkeypatch):
 
     monkeypatch.setattr(model_module.QAModel, "loss", dying_loss)
     with pytest.raises(KeyboardInterrupt):
-        train_qa(data, tmp_path / "run", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**args))
+        train_qa(data, tmp_path / "run", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**args), device="cpu")
     state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
     assert state["state"]["global_step"] == 4
     monkeypatch.setattr(model_module.QAModel, "loss", original)
-    resumed = train_qa(data, tmp_path / "run", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**args), resume=True)
+    resumed = train_qa(data, tmp_path / "run", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**args), resume=True, device="cpu")
     assert resumed.result.resumed_at == (1, 1)
     full_params = dict(full.model.named_parameters())
     for name, p in resumed.model.named_parameters():
@@ -69,10 +69,10 @@ def test_resume_continues_a_killed_run(tiny_bert, tmp_path, monkeypatch):
 def test_init_continues_from_a_trained_model(trained, tiny_bert, tmp_path):
     outcome, data, out = trained
     args = QATrainArgs(**dict(ARGS, epochs=1, lr=1e-9))  # (almost) no update: the start point shows through
-    again = train_qa(data, tmp_path / "more", base=tiny_bert, config=QAConfig(**CONFIG), args=args, init=out)
+    again = train_qa(data, tmp_path / "more", base=tiny_bert, config=QAConfig(**CONFIG), args=args, init=out, device="cpu")
     assert again.config.training["init"] == str(out)
     assert again.config.training["total_seconds"] >= outcome.config.training["seconds"]
     result = evaluate_squad(again.model, again.config, read_squad(data))
     assert result.metrics["exact"] == 100.0
     with pytest.raises(UsageError, match="was trained on base"):
-        train_qa(data, tmp_path / "bad", base=None, config=QAConfig(**CONFIG), args=args, init=out)
+        train_qa(data, tmp_path / "bad", base=None, config=QAConfig(**CONFIG), args=args, init=out, device="cpu")
