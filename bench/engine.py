@@ -261,7 +261,7 @@ def embed_part(args, tmp: Path) -> None:
             f"{args.batch} texts and {args.max_batch_tokens} padded tokens.",
             "",
             *[s + "\n" for s in sections],
-            "Reading: see the paragraph below the tables, written by hand for the run it describes; update it with a new run.",
+            "How to read these runs: see 'Reading the inference-engine runs' below (written by hand for the runs it names).",
         ]
     )
     write_section("engine", body)
