@@ -31,8 +31,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import DATA, ROOT, machine, write_section  # noqa: E402
 
+# sentence-transformers' ONNX backend (optional peer) needs its own packages, installed beside the repo:
+#   pip install --target .bench_venv/tf457 --no-deps transformers==4.57.1 tokenizers==0.22.1 huggingface_hub==0.36.0
+#   pip install --target .bench_venv/st_onnx --no-deps optimum==2.1.0 optimum-onnx==0.1.0 && pip install --target .bench_venv/st_onnx httpx
+
+ST_ONNX_PATH = ROOT / ".bench_venv"  # tf457 (transformers 4.57) + st_onnx (optimum 2.1, optimum-onnx, httpx)
+
 CONFIGS = {
     "st": "sentence-transformers encode (batch 32, fp32)",
+    "st-onnx": "sentence-transformers backend='onnx' (batch 32, optimum export)",
     "torch-fp32": "bertkit torch fp32",
     "torch-bf16": "bertkit torch bf16 (autocast)",
     "onnx-fp32": "bertkit onnx fp32",
@@ -60,7 +67,23 @@ def contexts(n: int) -> list[str]:
 # ----------------------------------------------------------------------------- worker
 def worker(config: str, texts_file: str, out_file: str, batch: int, max_tokens: int | None) -> None:
     texts = json.loads(Path(texts_file).read_text())
-    if config == "st":
+    if config == "st-onnx":  # sentence-transformers' own ONNX backend: needs optimum, which needs transformers < 4.58
+        sys.path[:0] = [str(ST_ONNX_PATH / "tf457"), str(ST_ONNX_PATH / "st_onnx")]
+        import shutil
+
+        from sentence_transformers import SentenceTransformer
+
+        from bertkit import default_model_dir
+
+        copy = ST_ONNX_PATH / "st_onnx_model"  # exported once (by the untimed warm-up run), then reused
+        fresh = not (copy / "onnx" / "model.onnx").is_file()
+        if fresh:
+            shutil.copytree(default_model_dir(), copy, dirs_exist_ok=True)
+        model = SentenceTransformer(str(copy), device="cpu", backend="onnx")
+        if fresh:
+            model.save_pretrained(str(copy))
+        run = lambda xs: model.encode(xs, batch_size=32, convert_to_numpy=True)  # noqa: E731
+    elif config == "st":
         from sentence_transformers import SentenceTransformer
 
         from bertkit import default_model_dir
@@ -195,7 +218,7 @@ def main() -> None:
     ap.add_argument("--lines", default="10000,1000000")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--max-batch-tokens", type=int, default=8192)
-    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="st-onnx runs only where .bench_venv/st_onnx is installed")
     ap.add_argument("--parts", default="embed,tasks,memory", help="which parts to run: embed, tasks, memory")
     ap.add_argument("--qa", type=int, default=200, help="long-context questions for the QA comparison")
     args = ap.parse_args()
@@ -221,7 +244,9 @@ def embed_part(args, tmp: Path) -> None:
         if name in args.configs:
             Embedder(backend="onnx", dtype=name.split("-")[1], device="cpu").embed(["warm the cache"])
     peaks = {d: matmul_peak(d) for d in ("fp32", "bf16")}
-    configs = args.configs.split(",")
+    configs = [c for c in args.configs.split(",") if c != "st-onnx" or (ST_ONNX_PATH / "st_onnx").is_dir()]
+    if "st-onnx" in configs:  # its export, outside the timings and the RSS
+        run_worker("st-onnx", ["warm the export"], tmp, args.batch, None)
     sections = []
     if True:
         for label, texts in (("SST-2 dev sentences", sst2(args.n)), ("SQuAD contexts (truncated at 256 tokens)", contexts(args.long))):
