@@ -89,7 +89,8 @@ class Embedder:
         if backend == "onnx" and device == "auto":
             device = "cpu"  # ONNX Runtime runs on the CPU here, even where a GPU is present
         self._owns_encoder = encoder is None  # its weights may be released behind an ONNX backend
-        self.encoder = encoder or Encoder(model, device=device, dtype=torch_dtype, max_length=max_length)
+        # behind ONNX the torch weights are needed only to export (once, then cached)
+        self.encoder = encoder or Encoder(model, device=device, dtype=torch_dtype, max_length=max_length, lazy=backend == "onnx")
         if backend == "onnx" and self.encoder.device.type != "cpu":
             raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
         self.layers: LayerSelection = parse_layers(layers, self.encoder.num_layers)

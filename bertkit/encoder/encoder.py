@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from bertkit.encoder.batching import length_sorted_batches, pad_batch
-from bertkit.encoder.loading import load_model
+from bertkit.encoder.loading import load_model, load_tokenizer
 from bertkit.errors import BertkitWarning, UsageError, choice_error
 
 __all__ = ["DTYPES", "EncoderOutput", "Windows", "Encoder", "cpu_has_native_bf16", "resolve_device"]
@@ -83,6 +83,7 @@ class Encoder:
         device: str = "auto",
         dtype: str = "fp32",
         max_length: int | None = None,
+        lazy: bool = False,
     ) -> None:
         if dtype not in DTYPES:
             raise choice_error("dtype", dtype, DTYPES)
@@ -96,12 +97,18 @@ class Encoder:
                 BertkitWarning,
                 stacklevel=2,
             )
-        loaded = load_model(model)
-        self.path = loaded.path
-        self.tokenizer = loaded.tokenizer
-        self.model = loaded.model.to(self.device)
-        self.has_pooler = loaded.has_pooler
-        self.model_max_length = loaded.max_length
+        if lazy:  # config and tokenizer now, the weights on first use of .model
+            meta = load_tokenizer(model)
+            self._model = None
+            self._config = meta.config
+        else:
+            meta = load_model(model)
+            self._model = meta.model.to(self.device)
+            self._config = meta.model.config
+        self.path = meta.path
+        self.tokenizer = meta.tokenizer
+        self.has_pooler = meta.has_pooler
+        self.model_max_length = meta.max_length
         self.dtype = dtype
         self.max_length = self._check_max_length(max_length)
         self.input_keys = [
@@ -112,8 +119,20 @@ class Encoder:
 
     # -- facts about the model -------------------------------------------------------
     @property
+    def model(self):
+        """The torch encoder; loaded on first use when the Encoder was made ``lazy`` or released."""
+        if self._model is None:
+            self._model = load_model(self.path).model.to(self.device).eval()
+        return self._model
+
+    @model.setter
+    def model(self, value) -> None:
+        self._model = value
+        self._config = value.config
+
+    @property
     def config(self):
-        return self.model.config
+        return self._config
 
     @property
     def hidden_size(self) -> int:
@@ -233,16 +252,15 @@ class Encoder:
             yield idx, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     # -- the torch weights -----------------------------------------------------------
+    @property
+    def weights_loaded(self) -> bool:
+        return self._model is not None
+
     def release_weights(self) -> None:
         """Free the torch weights: an ONNX backend runs without them (peak RSS drops by the
-        model's size). ``ensure_weights`` reloads them from ``path`` when torch is needed again."""
-        self.model = self.model.to("meta")
-        self._released = True
-
-    def ensure_weights(self) -> None:
-        if getattr(self, "_released", False):
-            self.model = load_model(self.path).model.to(self.device).eval()
-            self._released = False
+        model's size). They are reloaded from ``path`` on the next use of ``.model``, so only
+        an encoder loaded unchanged from its directory may release them."""
+        self._model = None
 
     # -- running the model -----------------------------------------------------------
     def autocast(self) -> contextlib.AbstractContextManager:

@@ -20,7 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bertkit.errors import ModelLoadError  # noqa: E402
 
-__all__ = ["DEFAULT_MODEL_NAME", "default_model_dir", "resolve_model_dir", "LoadedModel", "load_model"]
+__all__ = ["DEFAULT_MODEL_NAME", "default_model_dir", "resolve_model_dir", "LoadedModel", "load_model", "LoadedTokenizer", "load_tokenizer"]
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 _PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
@@ -92,11 +92,22 @@ def _default_max_length(path: Path, tokenizer, config) -> int:
     return int(min(limit, tok_max))
 
 
-def load_model(model: str | os.PathLike | None = None) -> LoadedModel:
-    """Load tokenizer and bare encoder (AutoTokenizer / AutoModel) from a local directory."""
+@dataclass
+class LoadedTokenizer:
+    """What a model directory holds besides the weights (enough to tokenize and plan)."""
+
+    path: Path
+    tokenizer: object
+    config: object  # a transformers PretrainedConfig
+    has_pooler: bool  # the checkpoint has trained pooler weights
+    max_length: int
+
+
+def load_tokenizer(model: str | os.PathLike | None = None) -> LoadedTokenizer:
+    """Config and fast tokenizer of a local directory, validated; the weights are not read."""
     path = resolve_model_dir(model)
     import transformers
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -116,11 +127,34 @@ def load_model(model: str | os.PathLike | None = None) -> LoadedModel:
         raise ModelLoadError(f"{path}: the tokenizer has an empty vocabulary ({len(tokenizer)} tokens)")
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"{path}: a fast tokenizer (tokenizer.json) is required for offsets and word ids")
+    return LoadedTokenizer(path, tokenizer, config, _checkpoint_has_pooler(path), _default_max_length(path, tokenizer, config))
+
+
+def _checkpoint_has_pooler(path: Path) -> bool:
+    """Whether the safetensors files hold pooler weights (read from their headers only)."""
+    from safetensors import safe_open
+
+    try:
+        for file in sorted(path.glob("*.safetensors")):
+            with safe_open(str(file), framework="pt") as handle:
+                if any("pooler" in key for key in handle.keys()):
+                    return True
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"{path}: the weights could not be loaded ({_one_line(exc)})") from None
+    return False
+
+
+def load_model(model: str | os.PathLike | None = None) -> LoadedModel:
+    """Load tokenizer and bare encoder (AutoTokenizer / AutoModel) from a local directory."""
+    from transformers import AutoModel
+
+    meta = load_tokenizer(model)
+    path = meta.path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             encoder, info = AutoModel.from_pretrained(
-                path, config=config, local_files_only=True, use_safetensors=True, output_loading_info=True
+                path, config=meta.config, local_files_only=True, use_safetensors=True, output_loading_info=True
             )
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: the weights could not be loaded ({_one_line(exc)})") from None
@@ -133,7 +167,7 @@ def load_model(model: str | os.PathLike | None = None) -> LoadedModel:
         )
     has_pooler = getattr(encoder, "pooler", None) is not None and not any("pooler" in k for k in missing)
     encoder.eval()
-    return LoadedModel(path, tokenizer, encoder, has_pooler, _default_max_length(path, tokenizer, config))
+    return LoadedModel(path, meta.tokenizer, encoder, has_pooler, meta.max_length)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -6,7 +6,7 @@ import json
 
 from bertkit.engine.backends import OnnxBackend, TorchBackend
 from bertkit.engine.graph import EmbeddingGraph
-from bertkit.engine.onnx_export import export_onnx, write_export_info
+from bertkit.engine.onnx_export import export_onnx, files_hash, write_export_info
 from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MIN_MEAN_COSINE, agreement
 from bertkit.errors import UsageError
 
@@ -15,17 +15,24 @@ __all__ = ["build_backend", "compare_to_fp32", "export_embedding", "graph_of"]
 
 def graph_of(embedder) -> EmbeddingGraph:
     enc = embedder.encoder
-    enc.ensure_weights()
     return EmbeddingGraph(enc.model, embedder.layers, embedder.pooling, enc.input_keys).eval()
 
 
 def export_embedding(embedder):
-    """The embedder's graph exported to ONNX (cached): (directory, ExportInfo)."""
-    graph = graph_of(embedder)
+    """The embedder's graph exported to ONNX (cached): (directory, ExportInfo).
+
+    An embedder that loaded its own encoder keys the cache by the model's files, so a
+    cached export is found without loading the torch model.
+    """
+    signature = json.dumps([embedder.pooling.spec, embedder.layers.indices])
+    names = list(embedder.encoder.input_keys)
+    key = None
+    if embedder._owns_encoder:
+        key = files_hash(embedder.encoder.path, embedder.pooling, names, ["vector"], embedder.dtype, signature)
     return export_onnx(
-        graph, graph.input_names, ["vector"], kind="embedding", dtype=embedder.dtype,
+        lambda: graph_of(embedder), names, ["vector"], kind="embedding", dtype=embedder.dtype, key=key,
         max_length=embedder.encoder.max_length, pooling=embedder.pooling.spec, layers=embedder.layers.spec,
-        dim=int(embedder.pooling.output_dim), signature=json.dumps([embedder.pooling.spec, embedder.layers.indices]),
+        dim=int(embedder.pooling.output_dim), signature=signature,
     )
 
 
@@ -35,12 +42,11 @@ def build_backend(embedder):
     For ONNX the torch weights are released once the export (and, the first time, the
     int8 calibration) is done, when the embedder loaded its own encoder.
     """
-    graph = graph_of(embedder)
     if embedder.backend_name == "torch":
-        return TorchBackend(graph, embedder.encoder.autocast)
+        return TorchBackend(graph_of(embedder), embedder.encoder.autocast)
     directory, info = export_embedding(embedder)
     if embedder.dtype == "int8" and info.calibration_mean_cosine is None:
-        _calibrate(embedder, graph, directory, info)
+        _calibrate(embedder, graph_of(embedder), directory, info)
     if embedder.dtype == "int8" and info.calibration_mean_cosine < INT8_MIN_MEAN_COSINE:
         raise UsageError(
             f"int8 refused for {embedder.encoder.path.name} with pooling {embedder.pooling.spec}: its vectors drift "
@@ -48,8 +54,7 @@ def build_backend(embedder):
             "texts); use --dtype fp32 (onnx) or bf16 (torch)"
         )
     if embedder._owns_encoder:
-        del graph
-        embedder.encoder.release_weights()
+        embedder.encoder.release_weights()  # loaded only if the export or calibration needed them
     return OnnxBackend(directory / info.model_file, embedder.encoder.input_keys)
 
 

@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -32,7 +33,9 @@ from torch import nn
 
 from bertkit.errors import ModelLoadError, UsageError
 
-__all__ = ["ONNX_DTYPES", "ExportInfo", "cache_root", "content_hash", "export_onnx", "read_export_info", "write_export_info"]
+__all__ = [
+    "ONNX_DTYPES", "ExportInfo", "cache_root", "content_hash", "files_hash", "export_onnx", "read_export_info", "write_export_info",
+]
 
 ONNX_DTYPES = ("fp32", "int8")
 OPSET = 17
@@ -100,6 +103,37 @@ def content_hash(module: nn.Module, input_names: list[str], output_names: list[s
         h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     h.update(json.dumps([repr(module), signature, input_names, output_names, dtype, OPSET, EXPORT_VERSION]).encode())
     return h.hexdigest()[:24]
+
+
+def files_hash(directory: Path, module: nn.Module, input_names: list[str], output_names: list[str], dtype: str, signature: str = "") -> str:
+    """A cache key from a model directory's files (weights and config, by content) plus
+    ``module``'s own tensors (a pooling's learned parameters): no model needs loading.
+
+    Only for graphs whose every other weight comes unchanged from ``directory``.
+    """
+    from bertkit.io.files import sha256_file
+
+    h = hashlib.sha256(b"files")
+    for path in sorted(directory.glob("*.safetensors")) + [directory / "config.json"]:
+        h.update(path.name.encode())
+        h.update(_cached_sha256(path, sha256_file).encode())
+    for name, tensor in module.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    h.update(json.dumps([repr(module), signature, input_names, output_names, dtype, OPSET, EXPORT_VERSION]).encode())
+    return h.hexdigest()[:24]
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def _cached_sha256(path: Path, sha256_file) -> str:
+    """sha256 of a file, remembered for this process while its size and mtime stay the same."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = sha256_file(path)
+    return _SHA_CACHE[key]
 
 
 def _sample_inputs(input_names: list[str]) -> tuple[torch.Tensor, ...]:
@@ -191,7 +225,7 @@ def _quantize(src: Path, dst: Path) -> None:
 
 
 def export_onnx(
-    module: nn.Module,
+    module: nn.Module | Callable[[], nn.Module],
     input_names: list[str],
     output_names: list[str],
     *,
@@ -199,17 +233,23 @@ def export_onnx(
     dtype: str = "fp32",
     max_length: int = 512,
     signature: str = "",
+    key: str | None = None,
     **details,
 ) -> tuple[Path, ExportInfo]:
     """Export ``module`` (or reuse the cached export) and return (directory, info).
 
-    The cache entry is ``cache_root()/<content hash>``. Files are written to a temporary
-    directory that is renamed into place, so a killed export never leaves a
-    half-written entry. ``details`` fill the kind-specific ExportInfo fields.
+    The cache entry is ``cache_root()/<key>``, the key being the content hash of the
+    module unless the caller gives one computed otherwise (from the model's files, so a
+    cached export needs no torch model at all; ``module`` may then be a function that
+    builds it, called only on a cache miss). Files are written to a temporary directory
+    that is renamed into place, so a killed export never leaves a half-written entry.
+    ``details`` fill the kind-specific ExportInfo fields.
     """
     if dtype not in ONNX_DTYPES:
         raise UsageError(f"unknown ONNX dtype {dtype!r}; valid options: {', '.join(ONNX_DTYPES)}")
-    key = content_hash(module, input_names, output_names, dtype, signature)
+    if key is None:
+        module = module() if not isinstance(module, nn.Module) else module
+        key = content_hash(module, input_names, output_names, dtype, signature)
     target = cache_root() / key
     config_path = target / "onnx_config.json"
     if config_path.is_file():
@@ -220,6 +260,7 @@ def export_onnx(
         except ModelLoadError:
             pass  # a stale entry from another version: export again
     target.parent.mkdir(parents=True, exist_ok=True)
+    module = module() if not isinstance(module, nn.Module) else module
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
         fp32 = work / "model.onnx"

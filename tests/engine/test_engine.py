@@ -106,7 +106,7 @@ def test_agreement_handles_zero_rows():
 def test_onnx_releases_torch_weights_and_reloads_them_for_check(tiny_bert):
     emb = Embedder(tiny_bert, pooling="mean", backend="onnx", device="cpu")
     vecs = emb.embed(TEXTS)
-    assert all(p.is_meta for p in emb.encoder.model.parameters())  # released behind the ONNX session
+    assert not emb.encoder.weights_loaded  # released behind the ONNX session
     result = compare_to_fp32(emb, TEXTS)  # needs torch again: reloaded from the directory
     assert result.mean_cosine > 0.9999
     torch_vecs = Embedder(tiny_bert, pooling="mean", device="cpu").embed(TEXTS)
@@ -115,4 +115,32 @@ def test_onnx_releases_torch_weights_and_reloads_them_for_check(tiny_bert):
 
 def test_a_shared_encoder_keeps_its_weights(tiny_encoder):
     Embedder(pooling="mean", encoder=tiny_encoder, backend="onnx").embed(TEXTS)
-    assert not any(p.is_meta for p in tiny_encoder.model.parameters())
+    assert tiny_encoder.weights_loaded
+
+
+def test_a_cached_onnx_export_needs_no_torch_model(tiny_bert):
+    """Keyed by the model's files: the second embedder finds the export without loading weights."""
+    first = Embedder(tiny_bert, pooling="max", backend="onnx", device="cpu")
+    want = first.embed(TEXTS)
+    second = Embedder(tiny_bert, pooling="max", backend="onnx", device="cpu")
+    assert not second.encoder.weights_loaded
+    np.testing.assert_allclose(second.embed(TEXTS), want, atol=1e-6)
+    assert not second.encoder.weights_loaded  # never loaded: the export came from the cache
+    other = Embedder(tiny_bert, pooling="max", layers="-2", backend="onnx", device="cpu")
+    assert export_embedding(other)[0] != export_embedding(second)[0]  # another graph, another entry
+
+
+def test_changed_weights_file_means_a_new_export(tiny_bert, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_bert, copy)
+    before = export_embedding(Embedder(copy, backend="onnx", device="cpu"))[0]
+    weights = load_file(str(copy / "model.safetensors"))
+    name = next(k for k in weights if k.endswith("word_embeddings.weight"))
+    weights[name] = weights[name] + 1.0
+    save_file(weights, str(copy / "model.safetensors"), metadata={"format": "pt"})
+    after = export_embedding(Embedder(copy, backend="onnx", device="cpu"))[0]
+    assert before != after
