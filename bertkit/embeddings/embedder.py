@@ -94,9 +94,13 @@ class Embedder:
         if backend == "onnx" and self.encoder.device.type != "cpu":
             raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
         self.layers: LayerSelection = parse_layers(layers, self.encoder.num_layers)
-        self.pooling = pooling_module or build_pooling(
-            pooling, self.encoder.hidden_size, self.encoder.num_layers, layer_start=layer_start
-        )
+        if pooling_module is None:
+            # Untrained learned poolings start neutral (mean, uniform layers) whatever their
+            # random parts; a fixed seed makes those parts, and so the ONNX cache key, repeatable.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                pooling_module = build_pooling(pooling, self.encoder.hidden_size, self.encoder.num_layers, layer_start=layer_start)
+        self.pooling = pooling_module
         if self.pooling.needs_pooler and not self.encoder.has_pooler:
             raise UsageError(
                 f"pooling 'pooler' is not available for {self.encoder.path.name}: the model has no trained pooler; "

@@ -144,3 +144,9 @@ def test_changed_weights_file_means_a_new_export(tiny_bert, tmp_path):
     save_file(weights, str(copy / "model.safetensors"), metadata={"format": "pt"})
     after = export_embedding(Embedder(copy, backend="onnx", device="cpu"))[0]
     assert before != after
+
+
+def test_untrained_attention_pooling_reuses_its_export(tiny_bert):
+    first = Embedder(tiny_bert, pooling="attention", backend="onnx", device="cpu")
+    second = Embedder(tiny_bert, pooling="attention", backend="onnx", device="cpu")
+    assert export_embedding(first)[0] == export_embedding(second)[0]
