@@ -20,7 +20,7 @@ from bertkit.classification.config import ClassifierConfig
 from bertkit.classification.modeldir import load_encoder, load_head, read_verified
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder
-from bertkit.engine.backends import check_backend
+from bertkit.engine.backends import check_backend, torch_settings
 from bertkit.errors import ModelLoadError, UsageError
 
 __all__ = ["Classifier", "Prediction", "Explanation", "default_classifier_dir", "load_classifier"]
@@ -171,12 +171,7 @@ def load_classifier(
     ``backend="onnx"`` runs it on ONNX Runtime (``dtype`` fp32 or int8; CPU); int8 is
     refused for a model whose labels drift from fp32 (see ``bertkit.engine.tasks``).
     """
-    check_backend(backend, dtype)
-    torch_dtype = dtype
-    if backend == "onnx":  # the torch model is loaded in fp32 and exported
-        if device not in ("auto", "cpu"):
-            raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
-        device, torch_dtype = "cpu", "fp32"
+    device, torch_dtype = torch_settings(backend, dtype, device)  # ONNX: an fp32 CPU model, exported
     path = Path(model).expanduser() if model is not None else default_classifier_dir()
     if model is None and not path.is_dir():
         raise ModelLoadError(f"the shipped sentiment model is missing at {path}; pass --model DIR")

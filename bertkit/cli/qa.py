@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, out_console, show_progress
-from bertkit.engine.backends import check_backend
+from bertkit.engine.backends import check_backend, torch_settings
 from bertkit.errors import InputError, UsageError
 
 app = typer.Typer(
@@ -101,14 +101,11 @@ def _load(model: Optional[str], backend: str, dtype: str, device: str):
     from bertkit.qa.engine import SpanEngine
     from bertkit.qa.modeldir import load_qa_model
 
-    check_backend(backend, dtype)
-    if backend == "onnx":
-        if device not in ("auto", "cpu"):
-            raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
-        qa_model, config = load_qa_model(model, device="cpu", dtype="fp32")
-        return qa_model, config, SpanEngine(qa_model, config, backend="onnx", dtype=dtype, name=model or "the shipped QA model")
-    qa_model, config = load_qa_model(model, device=device, dtype=dtype)
-    return qa_model, config, None
+    torch_device, torch_dtype = torch_settings(backend, dtype, device)
+    qa_model, config = load_qa_model(model, device=torch_device, dtype=torch_dtype)
+    if backend == "torch":
+        return qa_model, config, None
+    return qa_model, config, SpanEngine(qa_model, config, backend="onnx", dtype=dtype, name=model or "the shipped QA model")
 
 
 def _metrics_line(metrics: dict) -> str:

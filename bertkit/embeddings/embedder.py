@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bertkit.encoder.encoder import Encoder
-from bertkit.engine.backends import check_backend
+from bertkit.engine.backends import ONNX_ON_GPU, torch_settings
 from bertkit.engine.build import build_backend
 from bertkit.embeddings.layers import LayerSelection, parse_layers
 from bertkit.embeddings.pooling import Pooling, build_pooling, split_pooling_spec
@@ -84,15 +84,12 @@ class Embedder:
             raise UsageError(f"batch size must be >= 1, got {batch_size}")
         if max_batch_tokens is not None and max_batch_tokens < 1:
             raise UsageError(f"max batch tokens must be >= 1, got {max_batch_tokens}")
-        check_backend(backend, dtype)
-        torch_dtype = dtype if backend == "torch" else "fp32"
-        if backend == "onnx" and device == "auto":
-            device = "cpu"  # ONNX Runtime runs on the CPU here, even where a GPU is present
+        device, torch_dtype = torch_settings(backend, dtype, device)
         self._owns_encoder = encoder is None  # its weights may be released behind an ONNX backend
         # behind ONNX the torch weights are needed only to export (once, then cached)
         self.encoder = encoder or Encoder(model, device=device, dtype=torch_dtype, max_length=max_length, lazy=backend == "onnx")
         if backend == "onnx" and self.encoder.device.type != "cpu":
-            raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
+            raise UsageError(ONNX_ON_GPU)
         self.layers: LayerSelection = parse_layers(layers, self.encoder.num_layers)
         if pooling_module is None:
             # Untrained learned poolings start neutral (mean, uniform layers) whatever their

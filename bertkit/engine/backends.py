@@ -23,7 +23,7 @@ import torch
 from bertkit.engine.graph import EmbeddingGraph
 from bertkit.errors import UsageError, choice_error
 
-__all__ = ["BACKENDS", "BACKEND_DTYPES", "check_backend", "TorchBackend", "OnnxBackend", "ort_session"]
+__all__ = ["BACKENDS", "BACKEND_DTYPES", "ONNX_ON_GPU", "check_backend", "torch_settings", "TorchBackend", "OnnxBackend", "ort_session"]
 
 BACKEND_DTYPES = {"torch": ("fp32", "bf16", "fp16"), "onnx": ("fp32", "int8")}
 BACKENDS = tuple(BACKEND_DTYPES)
@@ -37,6 +37,23 @@ def check_backend(backend: str, dtype: str) -> None:
     if dtype not in valid:
         hint = "; int8 runs on --backend onnx" if dtype == "int8" else ""
         raise UsageError(f"dtype {dtype!r} is not available on backend {backend!r}; valid options: {', '.join(valid)}{hint}")
+
+
+ONNX_ON_GPU = "backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU"
+
+
+def torch_settings(backend: str, dtype: str, device: str) -> tuple[str, str]:
+    """(device, dtype) for the torch model behind a backend.
+
+    ONNX exports an fp32 model on the CPU, so there ``auto`` means the CPU even where a
+    GPU is present, and another device is refused.
+    """
+    check_backend(backend, dtype)
+    if backend == "torch":
+        return device, dtype
+    if device not in ("auto", "cpu"):
+        raise UsageError(ONNX_ON_GPU)
+    return "cpu", "fp32"
 
 
 class TorchBackend:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor, nn
 
-from bertkit.engine.backends import check_backend
+from bertkit.engine.backends import ONNX_ON_GPU, check_backend
 from bertkit.engine.tasks import TaskExport, metric_gate, task_backend
 from bertkit.errors import UsageError
 from bertkit.qa.model import QAModel
@@ -36,7 +36,7 @@ class SpanEngine:
     def __init__(self, model: QAModel, config: QAConfig, *, backend: str = "torch", dtype: str = "fp32", name: str = "the QA model") -> None:
         check_backend(backend, dtype)
         if backend == "onnx" and model.wrapped.device.type != "cpu":
-            raise UsageError("backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU")
+            raise UsageError(ONNX_ON_GPU)
         if backend == "torch" and dtype != model.wrapped.dtype:
             raise UsageError(f"the model was loaded for {model.wrapped.dtype}, not {dtype}")
         self.model, self.config = model, config
