@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from bertkit.classification.config import ClassifierConfig
+from bertkit.classification.engine import group_probabilities, head_probabilities
 from bertkit.classification.modeldir import load_encoder, load_head, read_verified
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder
@@ -92,9 +92,7 @@ class Classifier:
 
         def run(batch) -> np.ndarray:
             with torch.inference_mode():
-                encoded = encoder.forward(batch, hidden_states=hidden)
-                probs = [torch.softmax(head(encoded)[0].float(), dim=-1) for head in heads]
-            return torch.stack(probs, dim=1).cpu().numpy()
+                return head_probabilities(heads, encoder.forward(batch, hidden_states=hidden)).cpu().numpy()
 
         return run
 
@@ -118,13 +116,10 @@ class Classifier:
         out = np.zeros((len(self.heads), len(texts), len(self.labels)), dtype=np.float32)
         m = 0
         for g, (encoder, heads) in enumerate(self.groups):
-            run = self._group_runner(g)
-            windows = tokenize(encoder, texts, pairs)
-            with tqdm(total=len(texts), desc="classifying", unit="text", disable=not progress, leave=False) as bar:
-                for idx, batch in encoder.batches(windows, batch_size):
-                    probs = run(batch)  # (B, M, C)
-                    out[m : m + len(heads), [windows.sample[w] for w in idx]] = probs.transpose(1, 0, 2)
-                    bar.update(len(idx))
+            probs = group_probabilities(
+                encoder, self._group_runner(g), texts, pairs, len(heads), len(self.labels), batch_size, progress
+            )  # (N, M, C)
+            out[m : m + len(heads)] = probs.transpose(1, 0, 2)
             m += len(heads)
         return out
 

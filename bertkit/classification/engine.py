@@ -13,7 +13,12 @@ from bertkit.engine.onnx_export import ExportInfo
 from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MAX_METRIC_DROP
 from bertkit.engine.tasks import TaskExport, task_backend
 
-__all__ = ["ClassifierGraph", "build_group_export", "calibration_inputs"]
+__all__ = ["ClassifierGraph", "head_probabilities", "group_probabilities", "build_group_export", "calibration_inputs"]
+
+
+def head_probabilities(heads, encoded: EncoderOutput) -> Tensor:
+    """Every head's softmax probabilities over one encoder output. # -> (B, M, C) float32"""
+    return torch.stack([torch.softmax(head(encoded)[0].float(), dim=-1) for head in heads], dim=1)
 
 
 class ClassifierGraph(nn.Module):
@@ -36,8 +41,7 @@ class ClassifierGraph(nn.Module):
             hidden_states=tuple(out.hidden_states) if self.hidden_states else None,
             pooler_output=getattr(out, "pooler_output", None) if self.has_pooler else None,
         )
-        probs = [torch.softmax(head(encoded)[0].float(), dim=-1) for head in self.heads]  # M x (B, C)
-        return torch.stack(probs, dim=1)
+        return head_probabilities(self.heads, encoded)
 
 
 def calibration_inputs(pairs: bool) -> tuple[list[str], list[str] | None]:
@@ -48,16 +52,19 @@ def calibration_inputs(pairs: bool) -> tuple[list[str], list[str] | None]:
     return texts, texts[1:] + texts[:1]
 
 
-def group_probabilities(encoder: Encoder, run, texts: list[str], pairs: list[str] | None, batch_size: int = 32) -> np.ndarray:
-    """Run a group's graph over texts. # -> (N, M, C)"""
+def group_probabilities(
+    encoder: Encoder, run, texts: list[str], pairs: list[str] | None, num_heads: int, num_labels: int,
+    batch_size: int = 32, progress: bool = False,
+) -> np.ndarray:
+    """Run a group's ``run(batch) -> (B, M, C)`` over texts, in input order. # -> (N, M, C)"""
+    from tqdm.auto import tqdm
+
     windows = tokenize(encoder, texts, pairs)
-    out: np.ndarray | None = None
-    for idx, batch in encoder.batches(windows, batch_size):
-        probs = run(batch)  # (B, M, C)
-        if out is None:
-            out = np.zeros((len(texts), probs.shape[1], probs.shape[2]), dtype=np.float32)
-        out[[windows.sample[w] for w in idx]] = probs
-    assert out is not None
+    out = np.zeros((len(texts), num_heads, num_labels), dtype=np.float32)
+    with tqdm(total=len(texts), desc="classifying", unit="text", disable=not progress, leave=False) as bar:
+        for idx, batch in encoder.batches(windows, batch_size):
+            out[[windows.sample[w] for w in idx]] = run(batch)
+            bar.update(len(idx))
     return out
 
 
@@ -74,8 +81,9 @@ def build_group_export(encoder: Encoder, heads: list[PoolingHead], *, dtype: str
 
     def calibrate(candidate, info: ExportInfo) -> str | None:
         texts, second = calibration_inputs(pairs)
-        ref = group_probabilities(encoder, TorchBackend(graph, encoder.autocast).run, texts, second)
-        got = group_probabilities(encoder, candidate.run, texts, second)
+        shape = (len(heads), len(labels))
+        ref = group_probabilities(encoder, TorchBackend(graph, encoder.autocast).run, texts, second, *shape)
+        got = group_probabilities(encoder, candidate.run, texts, second, *shape)
         same = (ref.argmax(-1) == got.argmax(-1)).all(axis=1)  # every head agrees
         info.calibration_agreement = float(same.mean())
         needed = 1 - INT8_MAX_METRIC_DROP / 100

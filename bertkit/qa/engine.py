@@ -3,6 +3,8 @@ with the int8 gate on F1."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 from torch import Tensor, nn
 
@@ -58,7 +60,7 @@ class SpanEngine:
 
         def calibrate(candidate, info) -> str | None:
             fp32 = calibration_f1(self.model, self.config, None)
-            int8 = calibration_f1(self.model, self.config, _Fixed(candidate))
+            int8 = calibration_f1(self.model, self.config, SimpleNamespace(logits=lambda batch: tuple(candidate.run_all(batch))))
             info.calibration_f1 = int8
             return metric_gate("F1", fp32, int8, "the calibration questions")
 
@@ -66,17 +68,6 @@ class SpanEngine:
             graph, graph.input_names, ["start_logits", "end_logits"], dtype=self.dtype, kind="span", name=self.name,
             max_length=self.model.wrapped.max_length, calibrate=calibrate, signature="span",
         )
-
-
-class _Fixed:
-    """An engine view over a candidate ONNX backend (used while calibrating)."""
-
-    def __init__(self, backend) -> None:
-        self.backend = backend
-
-    def logits(self, batch):
-        start, end = self.backend.run_all(batch)
-        return start, end
 
 
 def calibration_f1(model: QAModel, config: QAConfig, engine) -> float:
