@@ -55,7 +55,7 @@ def tour_inspect(model: Optional[str]) -> None:
 def tour_classification(model: Optional[str]) -> None:
     from bertkit.classification import load_classifier
 
-    out_console.rule("[bold]Classification")
+    out_console.rule("[bold]3. Classification")
     clf = load_classifier(None)  # the shipped model is built on the packaged encoder; --model does not apply
     out_console.print("The shipped sentiment model (all-MiniLM-L6-v2 + LoRA adapters + attention pooling, trained on SST-2):")
     table = Table()
@@ -86,7 +86,7 @@ QA_QUESTIONS = [
 def tour_qa(model: Optional[str]) -> None:
     from bertkit.qa import answer_questions, load_qa_model
 
-    out_console.rule("[bold]Question answering")
+    out_console.rule("[bold]4. Question answering")
     qa, config = load_qa_model(None)  # the shipped model is built on the packaged encoder; --model does not apply
     out_console.print(
         f"The shipped QA model (all-MiniLM-L6-v2, top {config.train_layers} layers + span head trained on SQuAD 2.0), "

@@ -65,6 +65,7 @@ def test_validation_of_backend_and_device(tiny_bert, train_csv, tmp_path):
 
 
 @pytest.mark.usefixtures("minilm_dir")
+@pytest.mark.slow  # a real MiniLM export / several CLI processes: over 5 s on 2 cores
 def test_shipped_model_int8_gate_on_evaluate(tmp_path, monkeypatch):
     """The shipped sentiment model passes the int8 gate; a failed evaluate is remembered."""
     from tiny_data import write_rows

@@ -51,7 +51,7 @@ def run(argv, capsys):
 
 def test_train_writes_model_directory(attention_model):
     files = {p.name for p in attention_model.iterdir()}
-    assert {"bertkit_classifier.json", "head.safetensors", "encoder", "training_curves.png", "history.json"} <= files
+    assert {"bertkit.json", "head.safetensors", "encoder", "training_curves.png", "history.json"} <= files
 
 
 def test_train_features_all_json(env, tmp_path, capsys):
@@ -97,9 +97,9 @@ def test_predict_args_file_topk_json_explain(env, attention_model, tmp_path, cap
 
 
 def test_shipped_model_needs_no_model_option(capsys):
-    from bertkit.classification.classifier import default_classifier_dir
+    from bertkit.modeldir import default_model_dir
 
-    if not (default_classifier_dir() / "bertkit_classifier.json").is_file():
+    if not (default_model_dir("classifier") / "bertkit.json").is_file():
         pytest.skip("the shipped sentiment model is not built yet")
     code, out, err = run(["classify", "predict", "a gorgeous, witty film", "a dull, lifeless mess", "--json"], capsys)
     assert code == 0, err
@@ -173,6 +173,7 @@ def test_altered_model_dir_refused(env, attention_model, tmp_path, capsys):
     assert code == 2 and "incomplete model directory" in err
 
 
+@pytest.mark.slow  # a real MiniLM export / several CLI processes: over 5 s on 2 cores
 def test_resume_after_kill_mid_epoch(env, tmp_path, capsys):
     rows = sentiment_rows(240)
     train = write_rows(tmp_path / "big.csv", rows)
@@ -193,11 +194,11 @@ def test_resume_after_kill_mid_epoch(env, tmp_path, capsys):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert not (out / "bertkit_classifier.json").exists()  # killed: no model yet
+    assert not (out / "bertkit.json").exists()  # killed: no model yet
     code, _, err = run([*args, "--resume"], capsys)
     assert code == 0, err
     assert "resumed from checkpoint: epoch 1, step" in err
-    assert (out / "bertkit_classifier.json").is_file() and not (out / ".train").exists()
+    assert (out / "bertkit.json").is_file() and not (out / ".train").exists()
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
 

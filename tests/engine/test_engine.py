@@ -10,9 +10,21 @@ import torch
 
 from bertkit import Embedder
 from bertkit.engine import agreement, check_backend
-from bertkit.engine.build import compare_to_fp32, export_embedding, graph_of
+from bertkit.embeddings import engine as emb_engine
 from bertkit.engine.onnx_export import cache_root, content_hash, read_export_info
 from bertkit.errors import ModelLoadError, UsageError
+
+
+def graph_of(emb):
+    return emb_engine.embedding_graph(emb.encoder, emb.layers, emb.pooling)
+
+
+def export_embedding(emb):
+    return emb_engine.export_embedding(emb.encoder, emb.layers, emb.pooling, emb.dtype, from_files=emb._owns_encoder)
+
+
+def compare_to_fp32(emb, texts):
+    return emb_engine.compare_to_fp32(emb.encoder, emb.layers, emb.pooling, emb.backend, texts)
 
 TEXTS = ["a short one", "", "a somewhat longer text with more words in it", "x " * 40, "Naïve café, déjà vu?"]
 
@@ -59,6 +71,7 @@ def test_export_config_rejects_unknown_keys(tiny_encoder, tmp_path):
         read_export_info(tmp_path / "onnx_config.json")
 
 
+@pytest.mark.slow  # a real MiniLM export / several CLI processes: over 5 s on 2 cores
 def test_int8_is_vetted_against_fp32(minilm_encoder):
     emb = Embedder(pooling="mean", encoder=minilm_encoder, backend="onnx", dtype="int8")
     vecs = emb.embed(TEXTS)
