@@ -1,12 +1,16 @@
 """The inference engine side by side: sentence-transformers vs bertkit's backends, one run.
 
-    python bench/engine.py [--parts embed,tasks,memory] [--n 4000] [--long 400] [--qa 200] [--lines 10000,1000000]
+    python bench/engine.py [--parts embed,tasks,memory] [--n 1000] [--long 400] [--qa 200] [--lines 10000,1000000] [--threads N]
 
 Parts: ``embed`` (below), ``tasks`` (classify predict and QA against transformers'
 pipelines: bench/engine_tasks.py) and ``memory`` (peak RSS on generated files).
 
 For each configuration a fresh subprocess embeds the data (after a warm-up; ONNX
-exports come from the cache, built before timing), so peak RSS is per configuration.
+exports and the ``auto`` probe come from the cache, built before timing), so peak RSS is
+per configuration. ``default`` is bertkit with no backend/dtype arguments (``auto``): the
+summary under each table compares it with the fastest explicit configuration that passes
+the gate (mean cosine to torch fp32 >= 0.9999; int8 runs only when asked, so it is listed
+but not a candidate) and with sentence-transformers.
 Reported: sentences/s, tokens/s, ratio to sentence-transformers, % of the bf16
 matrix-product roofline measured in the same run, mean and worst cosine to torch fp32,
 peak RSS. Then peak RSS of `bertkit embed` on generated files of growing size.
@@ -39,6 +43,7 @@ ST_ONNX_PATH = ROOT / ".bench_venv"  # tf457 (transformers 4.57) + st_onnx (opti
 
 CONFIGS = {
     "st": "sentence-transformers encode (batch 32, fp32)",
+    "default": "bertkit default (no backend/dtype: auto)",
     "st-onnx": "sentence-transformers backend='onnx' (batch 32, optimum export)",
     "torch-fp32": "bertkit torch fp32",
     "torch-bf16": "bertkit torch bf16 (autocast)",
@@ -47,8 +52,11 @@ CONFIGS = {
 }
 
 
+AUTO_GATE = 0.9999  # the mean cosine the auto choice keeps (bertkit.engine.runtime.AUTO_MIN_COSINE)
+
+
 def sst2(n: int) -> list[str]:
-    with open(DATA / "sst2" / "dev.tsv", encoding="utf-8") as fh:
+    with open(DATA / "sst2" / "dev-sentences.tsv", encoding="utf-8") as fh:
         return [r["sentence"] for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)][:n]
 
 
@@ -65,8 +73,13 @@ def contexts(n: int) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- worker
-def worker(config: str, texts_file: str, out_file: str, batch: int, max_tokens: int | None) -> None:
+def worker(config: str, texts_file: str, out_file: str, batch: int, max_tokens: int | None, threads: int | None = None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
     texts = json.loads(Path(texts_file).read_text())
+    runtime = ""
     if config == "st-onnx":  # sentence-transformers' own ONNX backend: needs optimum, which needs transformers < 4.58
         sys.path[:0] = [str(ST_ONNX_PATH / "tf457"), str(ST_ONNX_PATH / "st_onnx")]
         import shutil
@@ -93,15 +106,15 @@ def worker(config: str, texts_file: str, out_file: str, batch: int, max_tokens: 
     else:
         from bertkit import Embedder
 
-        backend, dtype = config.split("-")
+        backend, dtype = config.split("-") if config != "default" else ("auto", "auto")
         emb = Embedder(pooling="mean", backend=backend, dtype=dtype, device="cpu", batch_size=batch, max_batch_tokens=max_tokens)
-        run = emb.embed
+        run, runtime = emb.embed, str(emb.runtime)
     run(texts[:64])  # warm-up (and ONNX session creation)
     start = time.perf_counter()
     vecs = run(texts)
     seconds = time.perf_counter() - start
     np.save(out_file, vecs)
-    print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb()}))
+    print(json.dumps({"seconds": seconds, "rss_mb": peak_rss_mb(), "runtime": runtime}))
 
 
 def peak_rss_mb() -> float:
@@ -112,14 +125,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_worker(config: str, texts: list[str], tmp: Path, batch: int, max_tokens: int | None) -> tuple[dict, np.ndarray]:
+def run_worker(config: str, texts: list[str], tmp: Path, batch: int, max_tokens: int | None, threads: int | None = None) -> tuple[dict, np.ndarray]:
     src = tmp / "texts.json"
     src.write_text(json.dumps(texts))
     out = tmp / f"{config}.npy"
     cmd = [sys.executable, __file__, "--worker", config, str(src), str(out), "--batch", str(batch)]
     if max_tokens:
         cmd += ["--max-batch-tokens", str(max_tokens)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    if threads:
+        cmd += ["--threads", str(threads)]
+    env = {k: v for k, v in os.environ.items() if k not in ("BERTKIT_BACKEND", "BERTKIT_DTYPE")}  # the real default
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**env, "TOKENIZERS_PARALLELISM": "false"})
     if proc.returncode != 0:
         raise RuntimeError(f"{config} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1]), np.load(out)
@@ -210,18 +226,52 @@ def memory_part(args, tmp: Path) -> None:
     write_section("engine-memory", body)
 
 
+# ----------------------------------------------------------------------------- interleaved
+def interleaved_part(args, rounds: int = 3) -> None:
+    """The default against every explicit torch/ONNX fp32-or-bf16 run and sentence-transformers,
+    in one process, interleaved round by round (load drifts hit every configuration alike);
+    best of ``rounds``, printed (on a shared machine, run it when the load is low)."""
+    from sentence_transformers import SentenceTransformer
+
+    from bertkit import Embedder, default_model_dir
+
+    for name in ("BERTKIT_BACKEND", "BERTKIT_DTYPE"):
+        os.environ.pop(name, None)
+    texts = sst2(args.n)
+    kw = dict(device="cpu", batch_size=args.batch, max_batch_tokens=args.max_batch_tokens)
+    runs = {"default": Embedder(**kw).embed, **{c: Embedder(backend=c.split("-")[0], dtype=c.split("-")[1], **kw).embed
+                                                 for c in ("torch-bf16", "onnx-fp32", "torch-fp32")}}
+    st = SentenceTransformer(str(default_model_dir()), device="cpu")
+    runs["st"] = lambda xs: st.encode(xs, batch_size=32, convert_to_numpy=True)
+    for run in runs.values():
+        run(texts[:64])
+    best = {k: float("inf") for k in runs}
+    for r in range(rounds):
+        for k, run in runs.items():
+            start = time.perf_counter()
+            run(texts)
+            best[k] = min(best[k], time.perf_counter() - start)
+        print(f"round {r + 1}: " + ", ".join(f"{k} {len(texts) / v:.0f}/s" for k, v in best.items()), flush=True)
+    print(f"default: {Embedder(**kw).runtime}; {best['st'] / best['default']:.2f}x sentence-transformers", flush=True)
+
+
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=4000)
+    ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--long", type=int, default=400)
     ap.add_argument("--lines", default="10000,1000000")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--max-batch-tokens", type=int, default=8192)
     ap.add_argument("--configs", default=",".join(CONFIGS), help="st-onnx runs only where .bench_venv/st_onnx is installed")
-    ap.add_argument("--parts", default="embed,tasks,memory", help="which parts to run: embed, tasks, memory")
+    ap.add_argument("--parts", default="embed,tasks,memory", help="which parts to run: embed, tasks, memory, interleaved")
     ap.add_argument("--qa", type=int, default=200, help="long-context questions for the QA comparison")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads in every run (default: torch's choice)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     parts = args.parts.split(",")
     with tempfile.TemporaryDirectory() as tmpdir:
         if "embed" in parts:
@@ -232,64 +282,91 @@ def main() -> None:
             tasks_part(args, Path(tmpdir))
         if "memory" in parts:
             memory_part(args, Path(tmpdir))
+        if "interleaved" in parts:
+            interleaved_part(args)
 
 
 def embed_part(args, tmp: Path) -> None:
     from transformers import AutoTokenizer
 
     from bertkit import Embedder, default_model_dir
+    from bertkit.engine.runtime import cpu_features
 
     tok = AutoTokenizer.from_pretrained(default_model_dir())
     for name in ("onnx-fp32", "onnx-int8"):  # build the export cache outside the timings
         if name in args.configs:
             Embedder(backend="onnx", dtype=name.split("-")[1], device="cpu").embed(["warm the cache"])
+    default = run_worker("default", ["warm the auto probe"], tmp, args.batch, None, args.threads)[0]["runtime"]  # probe cached
     peaks = {d: matmul_peak(d) for d in ("fp32", "bf16")}
     configs = [c for c in args.configs.split(",") if c != "st-onnx" or (ST_ONNX_PATH / "st_onnx").is_dir()]
     if "st-onnx" in configs:  # its export, outside the timings and the RSS
         run_worker("st-onnx", ["warm the export"], tmp, args.batch, None)
     sections = []
-    if True:
-        for label, texts in (("SST-2 dev sentences", sst2(args.n)), ("SQuAD contexts (truncated at 256 tokens)", contexts(args.long))):
-            lengths = [len(x) for x in tok(texts, truncation=True, max_length=256)["input_ids"]]
-            tokens, avg = sum(lengths), sum(lengths) / len(lengths)
-            fpt = flops_per_token(avg)
-            best = max(peaks.values())
-            results = {c: run_worker(c, texts, tmp, args.batch, args.max_batch_tokens) for c in configs}
-            ref = results["torch-fp32"][1]
-            st_time = results["st"][0]["seconds"] if "st" in results else None
-            rows = [
-                f"**{label}**: {len(texts)} texts, {tokens} tokens (mean {avg:.1f}); ~{fpt / 1e6:.1f} MFLOP per token; "
-                f"roofline at the best measured matrix-product rate ({best:.0f} GFLOP/s): {best * 1e9 / fpt:,.0f} tokens/s",
-                "",
-                "| configuration | sentences/s | tokens/s | vs sentence-transformers | % of roofline | mean cosine to fp32 | worst cosine | peak RSS (MB) |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|",
-            ]
-            for c in configs:
-                info, vecs = results[c]
-                t = info["seconds"]
-                mean_cos, worst_cos = cos_stats(ref, vecs)
-                ratio = f"{st_time / t:.2f}x" if st_time else "n/a"
-                roof = 100 * tokens / t * fpt / (best * 1e9)
-                rows.append(
-                    f"| {CONFIGS[c]} | {len(texts) / t:,.0f} | {tokens / t:,.0f} | {ratio} | {roof:.0f}% | {mean_cos:.5f} | {worst_cos:.5f} | {info['rss_mb']:,.0f} |"
-                )
-            sections.append("\n".join(rows))
-            print(sections[-1], flush=True)
+    for label, texts in (("SST-2 dev-sentences.tsv", sst2(args.n)), ("SQuAD contexts (truncated at 256 tokens)", contexts(args.long))):
+        lengths = [len(x) for x in tok(texts, truncation=True, max_length=256)["input_ids"]]
+        results = {c: run_worker(c, texts, tmp, args.batch, args.max_batch_tokens, args.threads) for c in configs}
+        sections.append(_embed_table(label, texts, lengths, results, configs, peaks))
+        print(sections[-1], flush=True)
     body = "\n".join(
         [
             "## Inference engine (bench/engine.py)",
             "",
-            f"Command: `python bench/engine.py --parts embed --n {args.n} --long {args.long} --batch {args.batch} --max-batch-tokens {args.max_batch_tokens}`  ",
-            f"Machine: {machine()}. Matrix products measured in the same run: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s. "
+            f"Command: `python bench/engine.py --parts embed --n {args.n} --long {args.long} --batch {args.batch} "
+            f"--max-batch-tokens {args.max_batch_tokens}" + (f" --threads {args.threads}" if args.threads else "") + "`  ",
+            f"Machine: {machine()}. CPU features: {cpu_features().summary()}. "
+            f"Matrix products measured in the same run: fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s. "
             "Model all-MiniLM-L6-v2, mean pooling, max length 256. Each configuration runs in its own process after a warm-up; "
             "bertkit sorts by token length with batches of at most "
-            f"{args.batch} texts and {args.max_batch_tokens} padded tokens.",
+            f"{args.batch} texts and {args.max_batch_tokens} padded tokens. The default (no flags) chose: {default}.",
             "",
             *[s + "\n" for s in sections],
             "How to read these runs: see 'Reading the inference-engine runs' below (written by hand for the runs it names).",
         ]
     )
     write_section("engine", body)
+
+
+def _embed_table(label: str, texts: list[str], lengths: list[int], results: dict, configs: list[str], peaks: dict) -> str:
+    """One data set's table, then the default's standing against the gated configurations."""
+    tokens, avg = sum(lengths), sum(lengths) / len(lengths)
+    fpt = flops_per_token(avg)
+    best = max(peaks.values())
+    ref = results["torch-fp32"][1]
+    st_time = results["st"][0]["seconds"] if "st" in results else None
+    rows = [
+        f"**{label}**: {len(texts)} texts, {tokens} tokens (mean {avg:.1f}); ~{fpt / 1e6:.1f} MFLOP per token; "
+        f"roofline at the best measured matrix-product rate ({best:.0f} GFLOP/s): {best * 1e9 / fpt:,.0f} tokens/s",
+        "",
+        "| configuration | sentences/s | tokens/s | vs sentence-transformers | % of roofline | mean cosine to fp32 | worst cosine | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    cosines = {}
+    for c in configs:
+        info, vecs = results[c]
+        t = info["seconds"]
+        cosines[c] = mean_cos, worst_cos = cos_stats(ref, vecs)
+        ratio = f"{st_time / t:.2f}x" if st_time else "n/a"
+        roof = 100 * tokens / t * fpt / (best * 1e9)
+        rows.append(
+            f"| {CONFIGS[c]} | {len(texts) / t:,.0f} | {tokens / t:,.0f} | {ratio} | {roof:.0f}% | {mean_cos:.5f} | {worst_cos:.5f} | {info['rss_mb']:,.0f} |"
+        )
+    rows += ["", _verdict(results, cosines, st_time)]
+    return "\n".join(rows)
+
+
+def _verdict(results: dict, cosines: dict, st_time: float | None) -> str:
+    """The default against the fastest explicit bertkit configuration passing the gate."""
+    if "default" not in results:
+        return ""
+    gated = [c for c in results if c not in ("st", "st-onnx", "default", "onnx-int8") and cosines[c][0] >= AUTO_GATE]
+    fastest = min(gated, key=lambda c: results[c][0]["seconds"])
+    d = results["default"][0]["seconds"]
+    gap = d / results[fastest][0]["seconds"] - 1
+    line = (f"Default ({results['default'][0]['runtime']}): {100 * gap:+.1f}% time against the fastest configuration passing "
+            f"the gate ({CONFIGS[fastest]}; goal: within 5%)")
+    if st_time:
+        line += f"; {st_time / d:.2f}x sentence-transformers at mean cosine {cosines['default'][0]:.5f}"
+    return line + "."
 
 
 if __name__ == "__main__":
@@ -300,7 +377,8 @@ if __name__ == "__main__":
         wp.add_argument("out")
         wp.add_argument("--batch", type=int, default=64)
         wp.add_argument("--max-batch-tokens", type=int, default=None)
+        wp.add_argument("--threads", type=int, default=None)
         a = wp.parse_args()
-        worker(a.worker, a.texts, a.out, a.batch, a.max_batch_tokens)
+        worker(a.worker, a.texts, a.out, a.batch, a.max_batch_tokens, a.threads)
     else:
         main()

@@ -8,7 +8,7 @@ that validation of names (pooling, layers, dtype) reads as the usual ``ValueErro
 
 from __future__ import annotations
 
-__all__ = ["BertkitError", "BertkitWarning", "UsageError", "InputError", "ModelLoadError", "choice_error"]
+__all__ = ["BertkitError", "BertkitWarning", "UsageError", "ParameterError", "InputError", "ModelLoadError", "choice_error"]
 
 
 class BertkitError(Exception):
@@ -21,6 +21,16 @@ class BertkitWarning(UserWarning):
 
 class UsageError(BertkitError, ValueError):
     """A bad option value: the message names the value and the valid options."""
+
+
+class ParameterError(UsageError):
+    """A bad argument of a library call: ``param`` names it (``top_k``, ``pairs``), so the
+    CLI can name its own flag instead (``--top-k``, ``--pair-column``)."""
+
+    def __init__(self, param: str, message: str, *others: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.params = (param, *others)  # every argument the message names
 
 
 class InputError(BertkitError):

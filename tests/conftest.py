@@ -6,6 +6,7 @@ hidden units, so loading and running them takes milliseconds.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,11 @@ import pytest
 import torch
 
 from bertkit.encoder.loading import default_model_dir
+
+# backend="auto" would probe bf16 and pick torch bf16 or ONNX by machine: the suite pins the
+# torch fp32 reference (tests of the auto choice clear these and inject the CPU features).
+os.environ.setdefault("BERTKIT_BACKEND", "torch")
+os.environ.setdefault("BERTKIT_DTYPE", "fp32")
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 

@@ -1,7 +1,7 @@
 """Text classification: fine-tune an encoder with any pooling head, or train a light head
 on cached features; compare poolings and ensemble them; evaluate and predict."""
 
-from bertkit.classification.classifier import Classifier, Explanation, Prediction, default_classifier_dir, load_classifier
+from bertkit.classification.classifier import Classifier, Explanation, Prediction, load_classifier
 from bertkit.classification.data import Examples, LabelMap, read_examples, stratified_split
 from bertkit.classification.evaluate import evaluate_classifier
 from bertkit.classification.metrics import classification_report, confusion_matrix
@@ -13,7 +13,6 @@ __all__ = [
     "Classifier",
     "Explanation",
     "Prediction",
-    "default_classifier_dir",
     "load_classifier",
     "Examples",
     "LabelMap",

@@ -9,6 +9,7 @@ member. Probabilities are the mean of every head's softmax (soft voting).
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,18 +18,15 @@ import torch
 
 from bertkit.classification.config import ClassifierConfig
 from bertkit.classification.engine import group_probabilities, head_probabilities
-from bertkit.classification.modeldir import load_encoder, load_head, read_verified
+from bertkit.classification.modeldir import load_encoder, load_head, read_members, read_verified
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder
-from bertkit.engine.backends import check_backend, torch_settings
-from bertkit.errors import ModelLoadError, UsageError
+from bertkit.engine.backends import check_backend
+from bertkit.engine.runtime import Runtime, model_key, probe_encoder, resolve_runtime
+from bertkit.errors import ParameterError
+from bertkit.modeldir import default_model_dir
 
-__all__ = ["Classifier", "Prediction", "Explanation", "default_classifier_dir", "load_classifier"]
-
-
-def default_classifier_dir() -> Path:
-    """The shipped sentiment model (SST-2, LoRA on the packaged all-MiniLM-L6-v2)."""
-    return Path(__file__).resolve().parents[1] / "models" / "sentiment"
+__all__ = ["Classifier", "Prediction", "Explanation", "load_classifier"]
 
 
 @dataclass
@@ -46,7 +44,14 @@ class Explanation:
 
 
 class Classifier:
-    """Predicts with torch (fp32/bf16/fp16) or ONNX Runtime (fp32/int8), chosen at load time."""
+    """Predicts with torch (fp32/bf16/fp16) or ONNX Runtime (fp32/int8), chosen at load time.
+
+    >>> clf = Classifier.load()          # the shipped sentiment model, backend/dtype "auto"
+    >>> clf.predict(["a gorgeous, witty film"], top_k=2)[0].label
+    'positive'
+
+    Thread-safe: one object can serve many threads at once.
+    """
 
     def __init__(
         self,
@@ -57,8 +62,11 @@ class Classifier:
         *,
         backend: str = "torch",
         dtype: str = "fp32",
+        runtime: Runtime | None = None,
     ) -> None:
         check_backend(backend, dtype)
+        device = str(groups[0][0].device) if groups else "cpu"
+        self.runtime = runtime or Runtime(backend, dtype, device, "asked")
         self.path = path
         self.config = config
         self.labels = list(config.labels)
@@ -67,6 +75,14 @@ class Classifier:
         self.backend_name = backend
         self.dtype = dtype
         self._exports: dict[int, object] = {}  # group index -> TaskExport (ONNX)
+        self._exports_lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike | None = None, *, backend: str = "auto", dtype: str = "auto", device: str = "auto"
+    ) -> "Classifier":
+        """Load a classifier directory (``None``: the shipped sentiment model); see :func:`load_classifier`."""
+        return load_classifier(path, backend=backend, dtype=dtype, device=device)
 
     def reference(self) -> "Classifier":
         """The same model on torch fp32 (shares the loaded weights): what int8 is gated against."""
@@ -77,10 +93,12 @@ class Classifier:
         if g not in self._exports:
             from bertkit.classification.engine import build_group_export
 
-            encoder, heads = self.groups[g]
-            self._exports[g] = build_group_export(
-                encoder, heads, dtype=self.dtype, name=str(self.path), pairs=self.config.pairs, labels=self.labels
-            )
+            with self._exports_lock:
+                if g not in self._exports:
+                    encoder, heads = self.groups[g]
+                    self._exports[g] = build_group_export(
+                        encoder, heads, dtype=self.dtype, name=str(self.path), pairs=self.config.pairs, labels=self.labels
+                    )
         return self._exports[g]
 
     def _group_runner(self, g: int):
@@ -102,11 +120,11 @@ class Classifier:
 
     def _check(self, texts, pairs) -> None:
         if pairs is None and self.config.pairs:
-            raise UsageError("this model was trained on sentence pairs; give the second texts too (--pair-column)")
+            raise ParameterError("pairs", "this model was trained on sentence pairs; give the second texts too (pairs)")
         if pairs is not None and not self.config.pairs:
-            raise UsageError("this model was trained on single texts, not pairs; leave out --pair-column")
+            raise ParameterError("pairs", "this model was trained on single texts, without second texts; leave out pairs")
         if pairs is not None and len(pairs) != len(texts):
-            raise UsageError(f"{len(texts)} texts but {len(pairs)} second texts")
+            raise ParameterError("pairs", f"{len(texts)} texts but {len(pairs)} second texts (pairs)")
 
     def member_probabilities(
         self, texts: list[str], pairs: list[str] | None = None, *, batch_size: int = 32, progress: bool = False
@@ -128,8 +146,9 @@ class Classifier:
         return self.member_probabilities(list(texts), pairs, **kw).mean(axis=0)
 
     def predict(self, texts: list[str], pairs: list[str] | None = None, *, top_k: int = 1, **kw) -> list[Prediction]:
+        """Label, every label's probability and the ``top_k`` best per text (thread-safe)."""
         if top_k < 1:
-            raise UsageError(f"--top-k must be >= 1, got {top_k}")
+            raise ParameterError("top_k", f"top_k must be >= 1, got {top_k}")
         probs = self.predict_proba(texts, pairs, **kw)
         return [self._prediction(p, top_k) for p in probs]
 
@@ -155,45 +174,65 @@ class Classifier:
                     probs = self.predict_proba([text], [pair] if pair is not None else None)[0]
                     return Explanation(tokens, weights[0].float().cpu().tolist(), self._prediction(probs, len(self.labels)))
         poolings = ", ".join(sorted({h.pooling.spec for h in self.heads}))
-        raise UsageError(f"--explain needs a model with attention pooling; this model uses {poolings}")
+        raise ParameterError("explain", f"explain needs a model with attention pooling; this model uses {poolings}")
 
 
 def load_classifier(
-    model: str | os.PathLike | None = None, *, device: str = "auto", dtype: str = "fp32", backend: str = "torch"
+    path: str | os.PathLike | None = None,
+    *,
+    backend: str = "auto",
+    dtype: str = "auto",
+    device: str = "auto",
+    model: str | os.PathLike | None = None,
 ) -> Classifier:
     """Load a classifier directory (``None``: the shipped sentiment model).
 
-    ``backend="onnx"`` runs it on ONNX Runtime (``dtype`` fp32 or int8; CPU); int8 is
-    refused for a model whose labels drift from fp32 (see ``bertkit.engine.tasks``).
+    ``backend``/``dtype`` "auto" pick the fastest runtime that keeps the outputs (see
+    :mod:`bertkit.engine.runtime`); ``backend="onnx"`` runs on ONNX Runtime (``dtype``
+    fp32 or int8; CPU), and int8 is refused for a model whose labels drift from fp32
+    (see ``bertkit.engine.tasks``). ``model`` is the older name of ``path``.
     """
-    device, torch_dtype = torch_settings(backend, dtype, device)  # ONNX: an fp32 CPU model, exported
-    path = Path(model).expanduser() if model is not None else default_classifier_dir()
-    if model is None and not path.is_dir():
-        raise ModelLoadError(f"the shipped sentiment model is missing at {path}; pass --model DIR")
-    config = read_verified(path)
+    path = path if path is not None else model
+    directory = Path(path).expanduser() if path is not None else default_model_dir("classifier")
+    config = read_verified(directory)
+    probed: list = []
+
+    def probe(dev: str):
+        probed.append(_load_groups(directory, config, dev, "fp32"))
+        return probe_encoder(probed[0][0][0][0])
+
+    runtime = resolve_runtime(backend, dtype, device, model=model_key(directory), probe=probe)
+    if probed:  # the probe loaded the model in fp32; bf16 is autocast over the same weights
+        groups, names = probed[0]
+        for encoder, _ in groups:
+            encoder.dtype = runtime.torch_dtype
+    else:
+        groups, names = _load_groups(directory, config, runtime.device, runtime.torch_dtype)
+    return Classifier(directory, config, groups, names, backend=runtime.backend, dtype=runtime.dtype, runtime=runtime)
+
+
+def _load_groups(path: Path, config: ClassifierConfig, device: str, torch_dtype: str):
+    """(groups, member names): every encoder group of a single model or an ensemble."""
     if config.kind == "single":
         encoder = load_encoder(path, config.encoder, config, device=device, dtype=torch_dtype)
-        return Classifier(path, config, [(encoder, [load_head(path, config, encoder)])], [config.head.pooling], backend=backend, dtype=dtype)
-    members = [(m, read_verified(path / m)) for m in config.members]
+        return [(encoder, [load_head(path, config, encoder)])], [config.head.pooling]
+    members = read_members(path, config)
     parent = None
-    if any(mc.encoder.source == "parent" for _, mc in members):
+    if any(mc.encoder.source == "parent" for _, _, mc in members):
         parent = load_encoder(path, config.encoder, config, device=device, dtype=torch_dtype)
     shared: list[PoolingHead] = []
     shared_names: list[str] = []
     groups: list[tuple[Encoder, list[PoolingHead]]] = []
     names: list[str] = []
-    for member, mconfig in members:
-        mdir = path / member
-        if mconfig.kind != "single" or mconfig.labels != config.labels:
-            raise ModelLoadError(f"{mdir}: ensemble members must be single models with the ensemble's labels")
+    for name, mdir, mconfig in members:
         encoder = load_encoder(mdir, mconfig.encoder, mconfig, device=device, dtype=torch_dtype, parent=parent)
         head = load_head(mdir, mconfig, encoder)
         if mconfig.encoder.source == "parent":
             shared.append(head)
-            shared_names.append(Path(member).name)
+            shared_names.append(name)
         else:
             groups.append((encoder, [head]))
-            names.append(Path(member).name)
+            names.append(name)
     if shared:
         groups.insert(0, (parent, shared))
-    return Classifier(path, config, groups, shared_names + names, backend=backend, dtype=dtype)
+    return groups, shared_names + names

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError, ParameterError, UsageError
 from bertkit.io.readers import detect_format, iter_records
 
 __all__ = [
@@ -130,7 +130,7 @@ def read_texts_for_prediction(path: str, text_column: str = "text", pair_column:
 def stratified_split(examples: Examples, fraction: float, seed: int) -> tuple[Examples, Examples]:
     """(train, dev): ``fraction`` of each class goes to dev (at least one per class with 2+ rows)."""
     if not 0 < fraction < 1:
-        raise UsageError(f"--dev-split must be between 0 and 1 (exclusive), got {fraction}")
+        raise ParameterError("dev_split", f"dev_split must be between 0 and 1 (exclusive), got {fraction}")
     rng = np.random.default_rng(seed)
     by_label: dict[str, list[int]] = {}
     for i, label in enumerate(examples.labels):
@@ -143,7 +143,7 @@ def stratified_split(examples: Examples, fraction: float, seed: int) -> tuple[Ex
         take = min(max(take, 1 if len(idx) >= 2 else 0), len(idx) - 1)
         dev_idx.extend(idx[:take].tolist())
     if not dev_idx:
-        raise UsageError(f"{examples.source}: too few rows for --dev-split {fraction}; pass --dev FILE")
+        raise ParameterError("dev_split", f"{examples.source}: too few rows for dev_split {fraction}; pass dev (a file)", "dev")
     dev_set = set(dev_idx)
     train_idx = [i for i in range(len(examples)) if i not in dev_set]
     return examples.subset(train_idx), examples.subset(sorted(dev_idx), source=f"{examples.source} (dev split)")

@@ -9,11 +9,12 @@ from torch import Tensor, nn
 
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder, EncoderOutput
+from bertkit.engine.graph import EncoderGraph
 from bertkit.engine.onnx_export import ExportInfo
 from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MAX_METRIC_DROP
 from bertkit.engine.tasks import TaskExport, task_backend
 
-__all__ = ["ClassifierGraph", "head_probabilities", "group_probabilities", "build_group_export", "calibration_inputs"]
+__all__ = ["HeadsProbabilities", "classifier_graph", "head_probabilities", "group_probabilities", "build_group_export", "calibration_inputs"]
 
 
 def head_probabilities(heads, encoded: EncoderOutput) -> Tensor:
@@ -21,27 +22,21 @@ def head_probabilities(heads, encoded: EncoderOutput) -> Tensor:
     return torch.stack([torch.softmax(head(encoded)[0].float(), dim=-1) for head in heads], dim=1)
 
 
-class ClassifierGraph(nn.Module):
-    """ids -> each head's softmax probabilities. # (B, T) x k -> (B, M, C)"""
+class HeadsProbabilities(nn.Module):
+    """EncoderOutput -> each head's softmax probabilities. # -> (B, M, C) float32"""
 
-    def __init__(self, encoder: Encoder, heads: list[PoolingHead]) -> None:
+    def __init__(self, heads: list[PoolingHead]) -> None:
         super().__init__()
-        self.model = encoder.model
         self.heads = nn.ModuleList(heads)
-        self.input_names = list(encoder.input_keys)
-        self.hidden_states = any(h.needs_hidden_states for h in heads)
-        self.has_pooler = encoder.has_pooler
 
-    def forward(self, *inputs: Tensor) -> Tensor:
-        kwargs = dict(zip(self.input_names, inputs))
-        out = self.model(**kwargs, output_hidden_states=self.hidden_states, return_dict=True)
-        encoded = EncoderOutput(
-            last_hidden_state=out.last_hidden_state,
-            attention_mask=kwargs["attention_mask"],
-            hidden_states=tuple(out.hidden_states) if self.hidden_states else None,
-            pooler_output=getattr(out, "pooler_output", None) if self.has_pooler else None,
-        )
+    def forward(self, encoded: EncoderOutput) -> Tensor:
         return head_probabilities(self.heads, encoded)
+
+
+def classifier_graph(encoder: Encoder, heads: list[PoolingHead]) -> EncoderGraph:
+    """ids -> each head's probabilities, on the engine's one forward. # (B, T) x k -> (B, M, C)"""
+    hidden = any(h.needs_hidden_states for h in heads)
+    return EncoderGraph(encoder.model, HeadsProbabilities(heads), encoder.input_keys, hidden_states=hidden, pooler=encoder.has_pooler).eval()
 
 
 def calibration_inputs(pairs: bool) -> tuple[list[str], list[str] | None]:
@@ -77,7 +72,7 @@ def build_group_export(encoder: Encoder, heads: list[PoolingHead], *, dtype: str
     """
     from bertkit.engine.backends import TorchBackend
 
-    graph = ClassifierGraph(encoder, heads).eval()
+    graph = classifier_graph(encoder, heads)
 
     def calibrate(candidate, info: ExportInfo) -> str | None:
         texts, second = calibration_inputs(pairs)

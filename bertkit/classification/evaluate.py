@@ -12,7 +12,7 @@ from bertkit.classification.metrics import classification_report
 from bertkit.classification.options import parse_label_names
 from bertkit.engine.quality import INT8_MAX_METRIC_DROP
 from bertkit.engine.tasks import metric_gate, record_refusal
-from bertkit.errors import UsageError
+from bertkit.errors import ParameterError
 
 __all__ = ["evaluate_classifier"]
 
@@ -56,5 +56,5 @@ def _int8_gate(classifier: Classifier, data, y_true, accuracy: float, path: str,
     if reason:
         for g in range(len(classifier.groups)):
             record_refusal(classifier.group_export(g), reason)
-        raise UsageError(f"int8 refused for {classifier.path}: {reason}; use --dtype fp32")
+        raise ParameterError("dtype", f"int8 refused for {classifier.path}: {reason}; use dtype fp32")
     return {"fp32_accuracy": fp32, "int8_accuracy": accuracy, "max_drop_points": INT8_MAX_METRIC_DROP}

@@ -16,8 +16,6 @@ entries of one call are computed together in a single pass over the data.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -32,6 +30,7 @@ from bertkit.classification.data import Examples
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.embeddings.pooling import PoolingInput
 from bertkit.encoder.encoder import Encoder
+from bertkit.encoder.fingerprint import cache_key, cache_root, model_fingerprint
 from bertkit.io.atomic import atomic_path
 
 __all__ = ["FeatureRequest", "Features", "FeatureCache", "default_cache_dir", "request_for", "extract_features", "model_fingerprint"]
@@ -97,25 +96,7 @@ def head_inputs(head: PoolingHead, request: FeatureRequest, data: torch.Tensor, 
 
 def default_cache_dir() -> Path:
     """``$BERTKIT_CACHE/features`` or ``~/.cache/bertkit/features``."""
-    root = os.environ.get("BERTKIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bertkit")
-    return Path(root) / "features"
-
-
-_FINGERPRINTS: dict[tuple, str] = {}
-
-
-def model_fingerprint(encoder: Encoder) -> str:
-    """sha256 over the encoder directory's weights and config (memoised by size and mtime)."""
-    files = sorted(encoder.path.glob("*.safetensors")) + [encoder.path / "config.json"]
-    stamp = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    if stamp not in _FINGERPRINTS:
-        h = hashlib.sha256()
-        for f in files:
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        _FINGERPRINTS[stamp] = h.hexdigest()
-    return _FINGERPRINTS[stamp]
+    return cache_root() / "features"
 
 
 class FeatureCache:
@@ -130,7 +111,7 @@ class FeatureCache:
             "data": examples.content_hash(),
             "request": asdict(request),
         }
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+        return cache_key(parts)
 
     def path(self, key: str) -> Path:
         return self.directory / f"{key}.safetensors"
@@ -192,6 +173,7 @@ def _describe(request: FeatureRequest) -> str:
 
 
 def _compute(encoder: Encoder, examples: Examples, requests: Sequence[FeatureRequest], batch_size: int, progress: bool) -> list[Features]:
+    from bertkit.embeddings.engine import EmbeddingHead
     from bertkit.embeddings.layers import LayerSelection
     from bertkit.embeddings.pooling import build_pooling
 
@@ -199,7 +181,7 @@ def _compute(encoder: Encoder, examples: Examples, requests: Sequence[FeatureReq
     n = windows.num_texts
     num_layers = encoder.num_layers
     poolers = {
-        r: (build_pooling(r.pooling, encoder.hidden_size, num_layers), LayerSelection(str(r.layers), r.layers, num_layers))
+        r: EmbeddingHead(LayerSelection(str(r.layers), r.layers, num_layers), build_pooling(r.pooling, encoder.hidden_size, num_layers))
         for r in requests if r.kind == "vectors"
     }
     need_hidden = any(r.kind == "stack" or r.layers != (num_layers,) for r in requests)
@@ -214,9 +196,7 @@ def _compute(encoder: Encoder, examples: Examples, requests: Sequence[FeatureReq
             text_idx = [windows.sample[w] for w in idx]
             for r in requests:
                 if r.kind == "vectors":
-                    pooling, layers = poolers[r]
-                    tokens = layers.select(out.hidden_states) if out.hidden_states is not None else out.last_hidden_state
-                    vec = pooling(PoolingInput(tokens, out.attention_mask, out.hidden_states, out.pooler_output)).vector
+                    vec = poolers[r](out)  # the embedding graph's head: (B, D) float32
                     vec = vec.float().cpu().numpy()
                     if vectors[r] is None:
                         vectors[r] = np.zeros((n, vec.shape[1]), dtype=np.float32)

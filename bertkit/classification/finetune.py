@@ -15,6 +15,7 @@ from bertkit.classification.options import TrainOptions
 from bertkit.encoder.batching import pad_batch
 from bertkit.encoder.encoder import Encoder
 from bertkit.training import TrainConfig, Trainer, TrainResult, grouped_batches
+from bertkit.training.checkpoint import resume_args
 
 __all__ = ["finetune", "evaluate_logits"]
 
@@ -70,7 +71,7 @@ def finetune(
         epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, warmup_ratio=opts.warmup_ratio,
         layer_lr_decay=opts.layer_lr_decay, max_grad_norm=opts.max_grad_norm, dtype=opts.dtype,
         freeze_epochs=opts.freeze_epochs, patience=opts.patience, metric="accuracy", seed=opts.seed,
-        checkpoint_every=opts.checkpoint_every, num_layers=encoder.num_layers,
+        checkpoint_every=opts.checkpoint_every, num_layers=encoder.num_layers, resume_args=resume_args(opts),
     )
     trainer = Trainer(model, batches, loss_fn, evaluate, config, out_dir=work_dir, freeze=freeze, progress=opts.progress, log=log)
     return model, trainer.fit(resume=opts.resume)

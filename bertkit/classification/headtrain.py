@@ -1,7 +1,26 @@
-"""Features mode: train only the pooling head on cached encoder outputs."""
+"""Features mode: train only the pooling head on cached encoder outputs.
+
+Every choice is made on a held-out part of the *training* data (``HELD_OUT_FRACTION`` of
+each class, seeded); the dev set is only scored at the end:
+
+* the cached features are standardised with the training set's mean and standard
+  deviation, stored in the head (``feature_mean`` / ``feature_std``) so prediction and
+  ONNX export apply the same transform;
+* a linear head on pooled vectors is multinomial logistic regression solved exactly
+  (full-batch L-BFGS, :mod:`bertkit.classification.logistic`): the L2 penalty is chosen on
+  the held-out part (lowest log-loss), then the head is refitted on every training row;
+* the learned poolings (``weighted_layer``, ``attention``) start as that same exact
+  logistic regression on their initial pooled vectors (uniform token weights, equal
+  layer weights), fitted on the rest of train; AdamW then trains pooling and classifier
+  together, and the epoch kept is the best on the held-out part, the starting point
+  (epoch 0) included, so training can only replace it by something better there;
+* an MLP head (``--hidden``) trains with AdamW, the epoch kept being the best on the
+  held-out part.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,12 +29,17 @@ import torch
 
 from bertkit.classification.data import Examples, LabelMap
 from bertkit.classification.features import Features, head_inputs
+from bertkit.classification.logistic import fit_logistic, select_l2
 from bertkit.classification.metrics import classification_report
 from bertkit.classification.model import PoolingHead, cross_entropy
 from bertkit.classification.options import TrainOptions
 from bertkit.training import TrainConfig, Trainer, TrainResult, grouped_batches
+from bertkit.training.checkpoint import resume_args
 
-__all__ = ["head_logits", "train_head"]
+__all__ = ["HELD_OUT_FRACTION", "head_logits", "held_out_split", "feature_stats", "pooled_vectors", "train_head"]
+
+HELD_OUT_FRACTION = 0.1
+DEFAULT_L2 = 1e-3  # used only when the training data is too small to hold any rows out
 
 
 def head_logits(head: PoolingHead, features: Features, idx: list[int]) -> torch.Tensor:
@@ -28,8 +52,137 @@ def head_logits(head: PoolingHead, features: Features, idx: list[int]) -> torch.
     return head.forward_pooled(inputs)[0]
 
 
+def held_out_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(fit rows, held-out rows): ``fraction`` of each class with 2+ rows is held out (at least one)."""
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        if len(idx) < 2:
+            continue
+        rng.shuffle(idx)
+        take = min(max(int(round(len(idx) * fraction)), 1), len(idx) - 1)
+        held.extend(idx[:take].tolist())
+    held_set = set(held)
+    return [i for i in range(len(labels)) if i not in held_set], sorted(held)
+
+
+def feature_stats(data: np.ndarray, chunk: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and standard deviation of vectors ``(N, ..., D)`` (over every axis
+    but the last). # -> (D,), (D,) float32; a constant dimension gets std 1."""
+    dim = data.shape[-1]
+    total, sums, squares = 0, np.zeros(dim), np.zeros(dim)
+    for start in range(0, len(data), chunk):
+        part = np.asarray(data[start : start + chunk], dtype=np.float64).reshape(-1, dim)
+        total += len(part)
+        sums += part.sum(axis=0)
+        squares += (part * part).sum(axis=0)
+    mean = sums / max(total, 1)
+    std = np.sqrt(np.maximum(squares / max(total, 1) - mean * mean, 0.0))
+    std = np.where(std < 1e-6, 1.0, std)
+    return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
+
+
+def pooled_vectors(head: PoolingHead, features: Features, chunk: int = 256) -> np.ndarray:
+    """What ``head``'s pooling makes of every cached row, before standardisation. # -> (N, D)"""
+    if features.vectors is not None:
+        return features.vectors
+    n = len(features.offsets) - 1
+    device = next(head.parameters()).device
+    out = []
+    head.eval()
+    with torch.no_grad():
+        for start in range(0, n, chunk):
+            data, mask = features.batch(range(start, min(start + chunk, n)))
+            inputs = head_inputs(head, features.request, data.to(device), mask.to(device))
+            out.append(head.pooling(inputs).vector.float().cpu().numpy())
+    return np.concatenate(out)
+
+
 def _lengths(features: Features, n: int) -> list[int]:
     return [1] * n if features.offsets is None else np.diff(features.offsets).tolist()
+
+
+def _scores(head: PoolingHead, features: Features, rows: list[int], y: np.ndarray, label_map: LabelMap) -> dict:
+    """Loss, accuracy and macro-F1 of ``head`` on ``rows`` of ``features``."""
+    head.eval()
+    with torch.no_grad():
+        logits = torch.cat([head_logits(head, features, rows[i : i + 512]).float().cpu() for i in range(0, len(rows), 512)])
+    report = classification_report(y[rows], logits.argmax(dim=1).numpy(), label_map.labels)
+    loss = float(cross_entropy(logits, torch.from_numpy(y[rows])))
+    return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+
+
+def _train_linear(head: PoolingHead, x: torch.Tensor, y: np.ndarray, fit: list[int], held: list[int], log) -> TrainResult:
+    """Exact logistic regression on standardised vectors; L2 chosen on the held-out rows."""
+    labels = torch.from_numpy(y)
+    num_classes = head.classifier.out_features
+    if held:
+        chosen, records = select_l2(x[fit], labels[fit], x[held], labels[held], num_classes)
+        l2 = chosen.l2 * len(fit) / len(y)  # the same C (sum-loss penalty) on every row
+        init = (chosen.weight, chosen.bias)
+    else:
+        records, l2, init = [], DEFAULT_L2, None
+    final = fit_logistic(x, labels, num_classes, l2, init=init)
+    with torch.no_grad():
+        head.classifier.weight.copy_(final.weight.float())
+        head.classifier.bias.copy_(final.bias.float())
+    history = [{"epoch": i + 1, **r} for i, r in enumerate(records)]
+    best = min(history, key=lambda r: r["loss"]) if history else None
+    if best is not None:
+        log(f"L-BFGS logistic regression: l2 {best['l2']:.1e} chosen on {len(held)} held-out rows "
+            f"(held-out accuracy {best['accuracy']:.4f}); refitted on all {len(y)} rows in {final.iterations} iterations")
+    return TrainResult(
+        history=history, best_metric=best["accuracy"] if best else None, best_epoch=best["epoch"] if best else None,
+        stopped_early=False, resumed_at=None, seconds=0.0, steps=final.iterations, examples=len(y),
+        extra={"solver": "lbfgs", "l2": l2, "C": 1.0 / (l2 * len(y)), "held_out": len(held)},
+    )
+
+
+def _warm_start(head: PoolingHead, x: torch.Tensor, y: np.ndarray, fit: list[int], held: list[int], log) -> None:
+    """The classifier layer := exact logistic regression on the fit rows, L2 chosen on the held-out rows."""
+    labels = torch.from_numpy(y)
+    chosen, _ = select_l2(x[fit], labels[fit], x[held], labels[held], head.classifier.out_features)
+    with torch.no_grad():
+        head.classifier.weight.copy_(chosen.weight.float())
+        head.classifier.bias.copy_(chosen.bias.float())
+    log(f"start: L-BFGS logistic regression on the initial pooling (l2 {chosen.l2:.1e} chosen on {len(held)} held-out rows)")
+
+
+def _train_adamw(head, train: Features, y: np.ndarray, fit: list[int], held: list[int], label_map, opts, work_dir, log) -> TrainResult:
+    """AdamW on the fit rows; the epoch kept is the best on the held-out rows (epoch 0: the start)."""
+    y_all = torch.from_numpy(y)
+    lengths = _lengths(train, len(y))
+    fit_lengths = [lengths[i] for i in fit]
+
+    def batches(epoch: int) -> list[list[int]]:
+        return [[fit[j] for j in b] for b in grouped_batches(fit_lengths, opts.batch_size, seed=opts.seed, epoch=epoch)]
+
+    def loss_fn(h: PoolingHead, idx: list[int]) -> torch.Tensor:
+        return cross_entropy(head_logits(h, train, idx), y_all[idx].to(next(h.parameters()).device))
+
+    def evaluate(h: PoolingHead) -> dict:
+        scores = _scores(h, train, held, y, label_map)
+        h.train()
+        return scores
+
+    config = TrainConfig(
+        epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, warmup_ratio=opts.warmup_ratio,
+        max_grad_norm=opts.max_grad_norm, dtype="fp32", patience=opts.patience, metric="accuracy",
+        seed=opts.seed, checkpoint_every=0, resume_args=resume_args(opts),
+    )
+    start = _scores(head, train, held, y, label_map) if held else None
+    start_state = copy.deepcopy(head.state_dict())
+    trainer = Trainer(head, batches, loss_fn, evaluate if held else None, config, out_dir=work_dir, progress=opts.progress, log=log)
+    result = trainer.fit(resume=opts.resume)
+    if start is not None and (result.best_metric is None or start["accuracy"] >= result.best_metric):
+        head.load_state_dict(start_state)
+        result.best_metric, result.best_epoch = start["accuracy"], 0
+        log(f"kept the starting point: held-out accuracy {start['accuracy']:.4f}, no epoch beat it")
+    if start is not None:
+        result.history.insert(0, {"epoch": 0, "train_loss": float("nan"), **start})
+    result.extra.update({"solver": "adamw", "held_out": len(held)})
+    return result
 
 
 def train_head(
@@ -43,26 +196,23 @@ def train_head(
     work_dir: Path,
     log: Callable[[str], None],
 ) -> TrainResult:
-    y_train = torch.from_numpy(label_map.encode(train_examples.labels))
+    """Train ``head`` on cached ``train`` features; ``result.extra["dev"]`` holds its dev scores."""
+    y = label_map.encode(train_examples.labels)
+    fit, held = held_out_split(y, HELD_OUT_FRACTION, opts.seed)
+    pooled = pooled_vectors(head, train)  # (N, D): the initial pooling's for learned poolings
+    if head.spec.standardize:
+        mean, std = feature_stats(pooled)
+        head.feature_mean.copy_(mean)
+        head.feature_std.copy_(std)
+    with torch.no_grad():
+        x = head.standardized(torch.from_numpy(pooled).to(next(head.parameters()).device)).cpu()
+    if train.request.kind == "vectors" and head.spec.hidden == 0:
+        result = _train_linear(head, x, y, fit, held, log)
+    else:
+        if head.spec.hidden == 0 and held:
+            _warm_start(head, x, y, fit, held, log)
+        result = _train_adamw(head, train, y, fit, held, label_map, opts, work_dir, log)
     y_dev = label_map.encode(dev_examples.labels)
-    train_lengths = _lengths(train, len(train_examples))
-    dev_batches = [list(range(i, min(i + 512, len(dev_examples)))) for i in range(0, len(dev_examples), 512)]
-
-    def batches(epoch: int) -> list[list[int]]:
-        return grouped_batches(train_lengths, opts.batch_size, seed=opts.seed, epoch=epoch)
-
-    def loss_fn(h: PoolingHead, idx: list[int]) -> torch.Tensor:
-        return cross_entropy(head_logits(h, train, idx), y_train[idx].to(next(h.parameters()).device))
-
-    def evaluate(h: PoolingHead) -> dict:
-        logits = torch.cat([head_logits(h, dev, b).float().cpu() for b in dev_batches])
-        report = classification_report(y_dev, logits.argmax(dim=1).numpy(), label_map.labels)
-        loss = float(cross_entropy(logits, torch.from_numpy(y_dev)))
-        return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
-
-    config = TrainConfig(
-        epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, warmup_ratio=opts.warmup_ratio,
-        max_grad_norm=opts.max_grad_norm, dtype="fp32", patience=opts.patience, metric="accuracy",
-        seed=opts.seed, checkpoint_every=0,
-    )
-    return Trainer(head, batches, loss_fn, evaluate, config, out_dir=work_dir, progress=opts.progress, log=log).fit(resume=opts.resume)
+    result.extra["dev"] = _scores(head, dev, list(range(len(y_dev))), y_dev, label_map)
+    head.eval()
+    return result

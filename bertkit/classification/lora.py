@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bertkit.encoder.encoder import Encoder
 from bertkit.errors import ModelLoadError
+from bertkit.io.files import set_tree_modes
 
 __all__ = ["add_lora", "save_lora", "load_lora", "LORA_TARGETS"]
 
@@ -32,6 +33,7 @@ def save_lora(peft_model, directory: Path) -> None:
     """adapter_config.json + adapter_model.safetensors."""
     peft_model.save_pretrained(str(directory), safe_serialization=True)
     (directory / "README.md").unlink(missing_ok=True)  # peft's model-card stub
+    set_tree_modes(directory)  # peft writes the weights 0600
 
 
 def load_lora(encoder: Encoder, directory: Path) -> None:

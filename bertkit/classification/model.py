@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from bertkit.classification.seqheads import sequence_pooling
 from bertkit.embeddings.layers import LayerSelection, parse_layers
 from bertkit.embeddings.pooling import Pooling, PoolingInput, build_pooling
 from bertkit.encoder.encoder import Encoder, EncoderOutput
@@ -31,6 +32,9 @@ class HeadSpec:
     layer_start: int | None = None  # weighted_layer: first layer mixed
     dropout: float = 0.1
     hidden: int = 0  # 0: linear layer; > 0: MLP with one hidden layer of this size
+    standardize: bool = False  # features mode: pooled vectors are standardised (train mean/std, stored as buffers)
+    sequence: str | None = None  # "bilstm" | "cnn": a network over token states as the pooling (classification/seqheads.py)
+    sequence_size: int = 128  # BiLSTM hidden units per direction, or CNN filters per width
 
 
 class PoolingHead(nn.Module):
@@ -40,9 +44,15 @@ class PoolingHead(nn.Module):
         super().__init__()
         self.spec = spec
         self.layers: LayerSelection = parse_layers(spec.layers, num_layers)
-        self.pooling: Pooling = build_pooling(spec.pooling, hidden_size, num_layers, layer_start=spec.layer_start)
+        if spec.sequence:
+            self.pooling: Pooling = sequence_pooling(spec.sequence, spec.pooling, hidden_size, spec.sequence_size)
+        else:
+            self.pooling = build_pooling(spec.pooling, hidden_size, num_layers, layer_start=spec.layer_start)
         self.dropout = nn.Dropout(spec.dropout)
         dim = self.pooling.output_dim
+        if spec.standardize:  # set by features-mode training; saved in head.safetensors
+            self.register_buffer("feature_mean", torch.zeros(dim))
+            self.register_buffer("feature_std", torch.ones(dim))
         if spec.hidden > 0:
             self.classifier = nn.Sequential(nn.Linear(dim, spec.hidden), nn.GELU(), nn.Linear(spec.hidden, num_labels))
         else:
@@ -63,9 +73,16 @@ class PoolingHead(nn.Module):
         pooler = out.pooler_output.float() if out.pooler_output is not None else None
         return PoolingInput(tokens, out.attention_mask, hidden, pooler)
 
+    def standardized(self, vectors: Tensor) -> Tensor:
+        """Pooled vectors as the classifier layer reads them. # (B, D) -> (B, D) float32"""
+        vectors = vectors.float()
+        if self.spec.standardize:
+            vectors = (vectors - self.feature_mean) / self.feature_std
+        return vectors
+
     def classify(self, vectors: Tensor) -> Tensor:
         """Pooled vectors to logits. # (B, D) -> (B, C)"""
-        return self.classifier(self.dropout(vectors.float()))
+        return self.classifier(self.dropout(self.standardized(vectors)))
 
     def forward_pooled(self, inputs: PoolingInput) -> tuple[Tensor, Tensor | None]:
         """# -> logits (B, C), token weights (B, T) or None"""

@@ -1,41 +1,41 @@
 """Save and load classifier directories (single models and ensembles).
 
-Layout::
+A classifier directory is a bertkit model directory (:mod:`bertkit.modeldir`: typed
+``bertkit.json`` of task ``classifier``, ``manifest.json`` with the sha256 of every
+file, the config included) holding::
 
-    bertkit_classifier.json   config: labels, pooling, max length, training arguments,
-                              and the sha256 of every weight file (written last)
-    head.safetensors          pooling + classifier weights
+    head.safetensors          pooling + classifier weights (single models)
     encoder/                  the encoder in Hugging Face format + tokenizer (source "included")
     adapter/                  LoRA adapters, peft format (adapter "lora")
-    members/<name>/           ensemble members, each a single-model directory
+    members/<name>/           ensemble members, each a complete single-model directory
+    history.json, training_curves.png
 
-Loading checks every recorded hash, so an incomplete or altered directory is refused
-with a one-line message; nothing is unpickled.
+Loading verifies the manifest, so an incomplete or altered directory (a flipped bit, two
+swapped labels) is refused with a one-line message; nothing is unpickled. Ensemble
+members must lie inside the ensemble's directory and are verified like any directory.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 from safetensors.torch import load_file
 
-from bertkit.classification.config import CONFIG_FILE, ClassifierConfig, EncoderSpec, read_config
+from bertkit.classification.config import ClassifierConfig, EncoderSpec, read_config
 from bertkit.classification.lora import load_lora, save_lora
 from bertkit.classification.model import PoolingHead
 from bertkit.encoder.encoder import Encoder
-from bertkit.encoder.loading import default_model_dir
 from bertkit.errors import ModelLoadError
-from bertkit.io.atomic import atomic_write_text
-from bertkit.training.checkpoint import save_weights
 from bertkit.io.files import sha256_file
+from bertkit.modeldir import default_model_dir, finish_writing, member_dir, start_writing
+from bertkit.training.checkpoint import save_weights
 
-__all__ = ["HEAD_FILE", "sha256_file", "default_encoder_sha256", "save_single", "copy_encoder_dir", "write_config", "read_verified", "is_default_encoder", "verify_files", "load_encoder", "load_head"]
+__all__ = ["HEAD_FILE", "default_encoder_sha256", "save_single", "copy_encoder_dir", "write_config", "read_verified", "read_members", "is_default_encoder", "load_encoder", "load_head"]
 
 HEAD_FILE = "head.safetensors"
-_HASHED_SUFFIXES = (".safetensors", ".json", ".txt")
+_ENCODER_SUFFIXES = (".safetensors", ".json", ".txt")
 
 
 def default_encoder_sha256() -> str:
@@ -49,14 +49,6 @@ def is_default_encoder(path: Path) -> bool:
         return False
 
 
-def _hash_tree(directory: Path, root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): sha256_file(p)
-        for p in sorted(directory.rglob("*"))
-        if p.is_file() and p.suffix in _HASHED_SUFFIXES and p != root / CONFIG_FILE and ".train" not in p.parts
-    }
-
-
 def save_single(
     directory: str | os.PathLike,
     config: ClassifierConfig,
@@ -66,9 +58,7 @@ def save_single(
     peft_model=None,
 ) -> Path:
     """Write a single model. ``config.encoder.source`` decides what of the encoder is stored."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / CONFIG_FILE).unlink(missing_ok=True)  # the directory is invalid until the config is back
+    directory = start_writing(directory)  # the directory is invalid until the manifest is back
     save_weights(head, directory / HEAD_FILE)
     if config.encoder.source == "included":
         if encoder is None:
@@ -88,25 +78,13 @@ def copy_encoder_dir(source: Path, target: Path) -> None:
     """Copy an unchanged Hugging Face directory's config, weights and tokenizer files."""
     target.mkdir(parents=True, exist_ok=True)
     for path in Path(source).iterdir():
-        if path.is_file() and path.suffix in _HASHED_SUFFIXES:
+        if path.is_file() and path.suffix in _ENCODER_SUFFIXES:
             shutil.copyfile(path, target / path.name)
 
 
 def write_config(directory: Path, config: ClassifierConfig) -> None:
-    """Record the hash of every file under ``directory`` and write the config last."""
-    config = replace(config, files=_hash_tree(directory, directory))
-    atomic_write_text(directory / CONFIG_FILE, config.to_json())
-
-
-def verify_files(directory: Path, config: ClassifierConfig) -> None:
-    for rel, digest in config.files.items():
-        path = directory / rel
-        if not path.is_file():
-            raise ModelLoadError(f"{directory}: incomplete model directory, {rel} is missing")
-        if sha256_file(path) != digest:
-            raise ModelLoadError(f"{directory}: {rel} was altered (its sha256 does not match {CONFIG_FILE})")
-    if not any(rel.endswith(HEAD_FILE) for rel in config.files) and config.kind == "single":
-        raise ModelLoadError(f"{directory}: {CONFIG_FILE} records no {HEAD_FILE}")
+    """Write the config, then the manifest over every file below ``directory`` (last)."""
+    finish_writing(directory, config)
 
 
 def load_encoder(directory: Path, spec: EncoderSpec, config: ClassifierConfig, *, device: str, dtype: str, parent: Encoder | None = None) -> Encoder:
@@ -145,6 +123,18 @@ def load_head(directory: Path, config: ClassifierConfig, encoder: Encoder) -> Po
 
 
 def read_verified(directory: Path) -> ClassifierConfig:
-    config = read_config(directory)
-    verify_files(directory, config)
-    return config
+    """The config of a verified classifier directory (manifest, types, members' paths)."""
+    return read_config(Path(directory))
+
+
+def read_members(directory: Path, config: ClassifierConfig) -> list[tuple[str, Path, ClassifierConfig]]:
+    """An ensemble's members as (name, directory, config), each inside ``directory`` and
+    verified like any model directory; they must be single models with the ensemble's labels."""
+    members = []
+    for member in config.members:
+        mdir = member_dir(Path(directory), member)
+        mconfig = read_verified(mdir)
+        if mconfig.kind != "single" or mconfig.labels != config.labels:
+            raise ModelLoadError(f"{mdir}: ensemble members must be single models with the ensemble's labels")
+        members.append((Path(member).name, mdir, mconfig))
+    return members

@@ -23,8 +23,8 @@ from bertkit.classification.options import TrainOptions, parse_label_names
 from bertkit.classification.plots import plot_comparison
 from bertkit.embeddings.pooling import pooling_names, split_pooling_spec
 from bertkit.encoder.encoder import Encoder
-from bertkit.errors import UsageError
-from bertkit.training import plot_training_curves, seed_everything
+from bertkit.errors import ParameterError, UsageError
+from bertkit.training import ddp, plot_training_curves, seed_everything
 
 __all__ = ["TrainReport", "train_classifier", "load_training_data"]
 
@@ -65,7 +65,7 @@ def _rename(examples: Examples, opts: TrainOptions) -> Examples:
     for i, label in enumerate(examples.labels):
         if label not in mapping:
             where = f", line {examples.lines[i]}" if examples.lines else ""
-            raise UsageError(f"{examples.source}{where}: label {label!r} has no name in --label-names {opts.label_names!r}")
+            raise ParameterError("label_names", f"{examples.source}{where}: label {label!r} has no name in label_names {opts.label_names!r}")
     return Examples(examples.texts, [mapping[x] for x in examples.labels], examples.pairs, examples.lines, examples.source)
 
 
@@ -83,7 +83,8 @@ def _poolings(opts: TrainOptions, encoder: Encoder, log) -> list[str]:
 
 
 def _head(opts: TrainOptions, pooling: str, encoder: Encoder, label_map: LabelMap) -> PoolingHead:
-    spec = HeadSpec(pooling=pooling, layers=opts.layers, layer_start=opts.layer_start, dropout=opts.dropout, hidden=opts.hidden)
+    spec = HeadSpec(pooling=pooling, layers=opts.layers, layer_start=opts.layer_start, dropout=opts.dropout, hidden=opts.hidden,
+                    standardize=opts.mode == "features", sequence=opts.head if opts.head in ("bilstm", "cnn") else None)
     return PoolingHead(spec, encoder.hidden_size, encoder.num_layers, len(label_map))
 
 
@@ -104,78 +105,135 @@ def _finished(directory: Path) -> bool:
         return False
 
 
+@dataclass
+class _Setup:
+    """What every pooling of one run shares: data, labels, the base encoder, where to write."""
+
+    opts: TrainOptions
+    train: Examples
+    dev: Examples
+    label_map: LabelMap
+    encoder: Encoder
+    poolings: list[str]
+    report: TrainReport
+    common: dict  # ClassifierConfig fields shared by every member
+    base_sha: str | None  # the packaged encoder's sha256 when the base is the default one
+    rank: object
+    log: Callable[[str], None]
+
+    @property
+    def ensemble(self) -> bool:
+        return len(self.poolings) > 1
+
+    def target(self, pooling: str) -> Path:
+        return self.report.out / "members" / pooling if self.ensemble else self.report.out
+
+    def done_before(self, pooling: str) -> bool:
+        """A resumed ensemble keeps members that were finished before the interruption."""
+        if self.opts.resume and self.ensemble and _finished(self.target(pooling)):
+            self.report.rows.append(_row_from_dir(self.target(pooling), pooling))
+            return True
+        return False
+
+
 def train_classifier(opts: TrainOptions, log: Callable[[str], None] = lambda m: None) -> TrainReport:
+    """Train ``opts.pooling`` (or every pooling and a soft-voting ensemble) and write ``opts.out``."""
     start = time.perf_counter()
+    rank = ddp.setup()  # under torchrun: join the group (and pin this rank's GPU) before loading
+    if rank.active and opts.mode != "finetune":
+        raise UsageError("torchrun / --nproc trains --mode finetune; features mode trains its heads in one process")
+    if not rank.main:
+        log = lambda message: None  # noqa: E731
+    setup = _prepare(opts, rank, log)
+    if opts.mode == "features":
+        _train_features_mode(setup, start)
+    else:
+        _train_finetune_mode(setup)
+    setup.report.seconds = time.perf_counter() - start
+    return setup.report
+
+
+def _prepare(opts: TrainOptions, rank, log) -> _Setup:
+    """Read the data, load the base encoder and validate every head before anything is written."""
     seed_everything(opts.seed)
     train, dev, label_map = load_training_data(opts)
     encoder = Encoder(opts.model, device=opts.device, max_length=opts.max_length)
     poolings = _poolings(opts, encoder, log)
-    for p in poolings:  # validate every head spec before anything is written
+    for p in poolings:
         _head(opts, p, encoder, label_map)
     out = Path(opts.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a directory")
     log(f"{len(train)} training and {len(dev)} dev examples, labels: {', '.join(label_map.labels)}")
-    default_base = is_default_encoder(encoder.path)
-    base_sha = default_encoder_sha256() if default_base else None
-    ensemble = len(poolings) > 1
+    base_sha = default_encoder_sha256() if is_default_encoder(encoder.path) else None
     report = TrainReport(out, list(label_map.labels), len(train), len(dev))
     common = dict(labels=list(label_map.labels), max_length=encoder.max_length, pairs=train.pairs is not None, training=_training_args(opts))
+    return _Setup(opts, train, dev, label_map, encoder, poolings, report, common, base_sha, rank, log)
 
-    if opts.mode == "features":
-        heads = [_head(opts, p, encoder, label_map).to(encoder.device) for p in poolings]
-        requests = list(dict.fromkeys(request_for(h) for h in heads))
-        cache = None if opts.no_cache else FeatureCache(opts.cache_dir)
-        feats_train = dict(zip(requests, extract_features(encoder, train, requests, cache, progress=opts.progress, log=log)))
-        feats_dev = dict(zip(requests, extract_features(encoder, dev, requests, cache, progress=opts.progress, log=log)))
-        embed_seconds = time.perf_counter() - start
-        for pooling, head in zip(poolings, heads):
-            target = out / "members" / pooling if ensemble else out
-            if opts.resume and ensemble and _finished(target):
-                report.rows.append(_row_from_dir(target, pooling))
-                continue
-            t0 = time.perf_counter()
-            log(f"training the {pooling} head on cached features")
-            req = request_for(head)
-            result = train_head(head, feats_train[req], feats_dev[req], train, dev, label_map, opts, target / WORK_DIR, log)
-            spec = EncoderSpec("parent") if ensemble else (EncoderSpec("default", base_sha) if default_base else EncoderSpec("included"))
-            metrics = {"dev_accuracy": result.best_metric, "best_epoch": result.best_epoch, "seconds": time.perf_counter() - t0}
-            config = ClassifierConfig(mode="features", encoder=spec, head=head.spec, metrics=metrics, **common)
-            _finish(target, config, head, encoder, None, result, log)
-            report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
-        report.rows[0]["seconds"] = round(report.rows[0]["seconds"] + embed_seconds, 2)  # the shared embedding pass
-        if ensemble:
-            spec = EncoderSpec("default", base_sha) if default_base else EncoderSpec("included")
-            if spec.source == "included":
-                copy_encoder_dir(encoder.path, out / "encoder")
-            _write_ensemble(out, poolings, spec, common, "features", report, dev, label_map, opts, log)
-    else:
-        for i, pooling in enumerate(poolings):
-            target = out / "members" / pooling if ensemble else out
-            if opts.resume and ensemble and _finished(target):
-                report.rows.append(_row_from_dir(target, pooling))
-                continue
-            t0 = time.perf_counter()
-            enc = encoder if i == 0 else Encoder(opts.model, device=opts.device, max_length=opts.max_length)
-            seed_everything(opts.seed)
-            head = _head(opts, pooling, enc, label_map)
-            peft_model = add_lora(enc, opts.lora) if opts.lora else None
-            name = "all-MiniLM-L6-v2" if default_base else enc.path.name
-            log(f"fine-tuning {name} with {pooling} pooling" + (f" (LoRA rank {opts.lora})" if opts.lora else ""))
-            model, result = finetune(enc, head, train, dev, label_map, opts, target / WORK_DIR, log, peft_model)
-            if opts.lora and default_base:
-                spec = EncoderSpec("default", base_sha, adapter="lora")
-            else:
-                spec = EncoderSpec("included", adapter="lora" if opts.lora else None)
-            metrics = {"dev_accuracy": result.best_metric, "best_epoch": result.best_epoch, "seconds": time.perf_counter() - t0,
-                       "examples_per_second": result.examples / max(result.seconds, 1e-9)}
-            config = ClassifierConfig(mode="finetune", encoder=spec, head=head.spec, metrics=metrics, **common)
-            _finish(target, config, head, enc, peft_model, result, log)
-            report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
-        if ensemble:
-            _write_ensemble(out, poolings, EncoderSpec("members"), common, "finetune", report, dev, label_map, opts, log)
-    report.seconds = time.perf_counter() - start
-    return report
+
+def _train_features_mode(s: _Setup, start: float) -> None:
+    """One embedding pass (cached), then every head on the cached features."""
+    opts, encoder = s.opts, s.encoder
+    heads = [_head(opts, p, encoder, s.label_map).to(encoder.device) for p in s.poolings]
+    requests = list(dict.fromkeys(request_for(h) for h in heads))
+    cache = None if opts.no_cache else FeatureCache(opts.cache_dir)
+    feats_train = dict(zip(requests, extract_features(encoder, s.train, requests, cache, progress=opts.progress, log=s.log)))
+    feats_dev = dict(zip(requests, extract_features(encoder, s.dev, requests, cache, progress=opts.progress, log=s.log)))
+    embed_seconds = time.perf_counter() - start
+    default_spec = EncoderSpec("default", s.base_sha) if s.base_sha else EncoderSpec("included")
+    for pooling, head in zip(s.poolings, heads):
+        if s.done_before(pooling):
+            continue
+        t0 = time.perf_counter()
+        s.log(f"training the {pooling} head on cached features")
+        req = request_for(head)
+        target = s.target(pooling)
+        result = train_head(head, feats_train[req], feats_dev[req], s.train, s.dev, s.label_map, opts, target / WORK_DIR, s.log)
+        dev_scores = result.extra["dev"]
+        metrics = {"dev_accuracy": dev_scores["accuracy"], "dev_macro_f1": dev_scores["macro_f1"], "held_out_accuracy": result.best_metric,
+                   "best_epoch": result.best_epoch, "solver": result.extra["solver"], "seconds": time.perf_counter() - t0}
+        if result.extra["solver"] == "lbfgs":
+            metrics.update(l2=result.extra["l2"], C=result.extra["C"])
+        spec = EncoderSpec("parent") if s.ensemble else default_spec
+        config = ClassifierConfig(mode="features", encoder=spec, head=head.spec, metrics=metrics, **s.common)
+        _finish(target, config, head, encoder, None, result, s.log)
+        s.report.rows.append({"pooling": pooling, "accuracy": dev_scores["accuracy"], "macro_f1": dev_scores["macro_f1"],
+                              "best_epoch": result.best_epoch, "seconds": round(time.perf_counter() - t0, 2)})
+    s.report.rows[0]["seconds"] = round(s.report.rows[0]["seconds"] + embed_seconds, 2)  # the shared embedding pass
+    if s.ensemble:
+        if default_spec.source == "included":
+            copy_encoder_dir(encoder.path, s.report.out / "encoder")
+        _write_ensemble(s.report.out, s.poolings, default_spec, s.common, "features", s.report, s.dev, s.label_map, opts, s.log)
+
+
+def _train_finetune_mode(s: _Setup) -> None:
+    """Fine-tune the encoder (or LoRA adapters) with each pooling head in turn."""
+    opts = s.opts
+    for i, pooling in enumerate(s.poolings):
+        if s.done_before(pooling):
+            continue
+        t0 = time.perf_counter()
+        enc = s.encoder if i == 0 else Encoder(opts.model, device=opts.device, max_length=opts.max_length)
+        seed_everything(opts.seed)
+        head = _head(opts, pooling, enc, s.label_map)
+        peft_model = add_lora(enc, opts.lora) if opts.lora else None
+        name = "all-MiniLM-L6-v2" if s.base_sha else enc.path.name
+        s.log(f"fine-tuning {name} with {pooling} pooling" + (f" (LoRA rank {opts.lora})" if opts.lora else ""))
+        target = s.target(pooling)
+        model, result = finetune(enc, head, s.train, s.dev, s.label_map, opts, target / WORK_DIR, s.log, peft_model)
+        if opts.lora and s.base_sha:
+            spec = EncoderSpec("default", s.base_sha, adapter="lora")
+        else:
+            spec = EncoderSpec("included", adapter="lora" if opts.lora else None)
+        metrics = {"dev_accuracy": result.best_metric, "best_epoch": result.best_epoch, "seconds": time.perf_counter() - t0,
+                   "examples_per_second": result.examples / max(result.seconds, 1e-9)}
+        config = ClassifierConfig(mode="finetune", encoder=spec, head=head.spec, metrics=metrics, **s.common)
+        if s.rank.main:  # rank 0 writes; the others wait so a resumed ensemble sees the member
+            _finish(target, config, head, enc, peft_model, result, s.log)
+        ddp.barrier(s.rank)
+        s.report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
+    if s.ensemble and s.rank.main:
+        _write_ensemble(s.report.out, s.poolings, EncoderSpec("members"), s.common, "finetune", s.report, s.dev, s.label_map, opts, s.log)
 
 
 def _dev_row(result) -> dict:
@@ -190,7 +248,9 @@ def _row_from_dir(directory: Path, pooling: str) -> dict:
 
     config = json.loads((directory / CONFIG_FILE).read_text())
     history = json.loads((directory / "history.json").read_text())
-    best = next((h for h in history if h["epoch"] == config["metrics"].get("best_epoch")), history[-1])
+    best = next((h for h in history if h["epoch"] == config["metrics"].get("best_epoch")), history[-1] if history else {})
+    if "dev_macro_f1" in config["metrics"]:  # features mode: history is the held-out curve
+        best = {"accuracy": config["metrics"]["dev_accuracy"], "macro_f1": config["metrics"]["dev_macro_f1"]}
     return {"pooling": pooling, "accuracy": best["accuracy"], "macro_f1": best["macro_f1"], "best_epoch": config["metrics"].get("best_epoch"), "seconds": round(config["metrics"].get("seconds", 0.0), 2)}
 
 
@@ -203,7 +263,10 @@ def _finish(target: Path, config: ClassifierConfig, head, encoder, peft_model, r
     plot_training_curves(result.history, target / "training_curves.png", title=f"{config.head.pooling} ({config.mode})")
     save_single(target, config, head, encoder, peft_model=peft_model)
     shutil.rmtree(work, ignore_errors=True)
-    log(f"saved {target} (best dev accuracy {result.best_metric:.4f} at epoch {result.best_epoch})")
+    if "dev" in result.extra:  # features mode: chosen on held-out training rows, scored on dev
+        log(f"saved {target} (dev accuracy {result.extra['dev']['accuracy']:.4f}; chosen on held-out training rows)")
+    else:
+        log(f"saved {target} (best dev accuracy {result.best_metric:.4f} at epoch {result.best_epoch})")
 
 
 def _write_ensemble(out: Path, poolings, spec: EncoderSpec, common: dict, mode: str, report: TrainReport, dev: Examples, label_map: LabelMap, opts: TrainOptions, log) -> None:

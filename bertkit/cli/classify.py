@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, out_console, show_progress
-from bertkit.engine.backends import check_backend
+from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
+from bertkit.distributed.tasks import ClassifyTask
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, finite, flags_for, out_console, runtime_note, show_progress
+from bertkit.cli.signals import resume_hint
+from bertkit.engine.runtime import check_names
 from bertkit.errors import UsageError
+from bertkit.io.atomic import check_not_input, check_output
 
 app = typer.Typer(
     help="Text classification: fine-tune or train on cached features, evaluate, predict.",
@@ -26,7 +29,7 @@ ClassifierOpt = typer.Option(None, "--model", "-m", help="Classifier directory (
 TextColumnOpt = typer.Option("text", "--text-column", help="Column (or JSON field) with the text.")
 PairColumnOpt = typer.Option(None, "--pair-column", help="Column with a second text, for sentence-pair tasks.")
 LabelColumnOpt = typer.Option("label", "--label-column", help="Column with the label (strings or integers).")
-PREDICTION_FORMATS = (".jsonl", ".csv", ".tsv")
+PREDICT_FLAGS = dict(top_k="--top-k", pairs="--pair-column", output="--output", explain="--explain", dtype="--dtype")
 
 
 def _log(message: str) -> None:
@@ -38,7 +41,7 @@ def train_command(
     train: str = typer.Option(..., "--train", help="Training data: .csv/.tsv with a header, or .jsonl."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
     dev: Optional[str] = typer.Option(None, "--dev", help="Dev data (same columns); default: --dev-split 0.1 of --train."),
-    dev_split: Optional[float] = typer.Option(None, "--dev-split", help="Fraction of --train held out as dev (stratified, seeded)."),
+    dev_split: Optional[float] = typer.Option(None, "--dev-split", callback=finite, help="Fraction of --train held out as dev (stratified, seeded)."),
     mode: str = typer.Option("finetune", "--mode", help="finetune (whole model end to end) or features (frozen encoder, cached features, light head)."),
     pooling: str = typer.Option("mean", "--pooling", "-p", help="cls, pooler, mean, max, min, mean_sqrt_len, weighted_layer, attention, a+b, or all (one model each + ensemble)."),
     model: Optional[str] = typer.Option(None, "--base", "--model", help="Base encoder directory (default: the packaged all-MiniLM-L6-v2)."),
@@ -47,17 +50,18 @@ def train_command(
     label_column: str = LabelColumnOpt,
     label_names: Optional[str] = typer.Option(None, "--label-names", help="Rename raw labels, e.g. 0=negative,1=positive."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: finetune 3, features 30)."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default: finetune 3e-5, with --lora 5e-4, features 1e-3)."),
+    lr: Optional[float] = typer.Option(None, "--lr", callback=finite, help="Peak learning rate (default: finetune 3e-5, with --lora 5e-4, features 1e-3)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Batch size (default: finetune 32, features 128)."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay (not on biases and norms)."),
-    warmup_ratio: float = typer.Option(0.1, "--warmup-ratio", help="Fraction of steps of linear warm-up (then linear decay)."),
-    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", help="Gradient clipping norm."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", callback=finite, help="AdamW weight decay (not on biases and norms)."),
+    warmup_ratio: float = typer.Option(0.1, "--warmup-ratio", callback=finite, help="Fraction of steps of linear warm-up (then linear decay)."),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", callback=finite, help="Gradient clipping norm."),
     freeze_epochs: int = typer.Option(0, "--freeze-epochs", help="First N epochs train only pooling + head (encoder frozen)."),
-    layer_lr_decay: float = typer.Option(1.0, "--layer-lr-decay", help="< 1: each lower encoder layer learns this factor slower."),
+    layer_lr_decay: float = typer.Option(1.0, "--layer-lr-decay", callback=finite, help="< 1: each lower encoder layer learns this factor slower."),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32 or bf16 (autocast) for training."),
     patience: int = typer.Option(2, "--patience", help="Early stopping: epochs without dev improvement (0: off)."),
-    dropout: float = typer.Option(0.1, "--dropout", help="Dropout before the classifier layer."),
+    dropout: float = typer.Option(0.1, "--dropout", callback=finite, help="Dropout before the classifier layer."),
     hidden: int = typer.Option(0, "--hidden", help="Head MLP hidden size (0: a linear layer)."),
+    head: str = typer.Option("linear", "--head", help="linear, mlp (--hidden, default 256), or with --mode features bilstm / cnn (networks over cached token states)."),
     layers: str = typer.Option("-1", "--layers", help="Hidden layer(s) the pooling reads: -1, -4:, -1,-2, all."),
     layer_start: Optional[int] = typer.Option(None, "--layer-start", help="weighted_layer: first layer mixed (default L/2)."),
     max_length: Optional[int] = MaxLengthOpt,
@@ -70,21 +74,31 @@ def train_command(
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Steps between mid-epoch checkpoints (0: epoch ends only)."),
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel in N local processes (torchrun + DDP; finetune mode)."),
 ) -> None:
     """Train a classifier (one pooling, or --pooling all with a soft-voting ensemble)."""
-    from bertkit.classification.options import TrainOptions
+    from bertkit.classification.options import TrainOptions, option_flags
     from bertkit.classification.train import train_classifier
+    from bertkit.distributed.torchrun import relaunch
+    from bertkit.training.ddp import is_main
 
-    opts = TrainOptions(
-        train=train, out=str(out), dev=dev, dev_split=dev_split, mode=mode, pooling=pooling, model=model,
-        text_column=text_column, pair_column=pair_column, label_column=label_column, label_names=label_names, epochs=epochs, lr=lr,
-        batch_size=batch_size, weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
-        freeze_epochs=freeze_epochs, layer_lr_decay=layer_lr_decay, dtype=dtype, patience=patience or None,
-        dropout=dropout, hidden=hidden, layers=layers, layer_start=layer_start, max_length=max_length, lora=lora,
-        max_train=max_train, seed=seed, resume=resume, cache_dir=str(cache_dir) if cache_dir else None,
-        no_cache=no_cache, device=device, checkpoint_every=checkpoint_every, progress=show_progress(),
-    )
-    report = train_classifier(opts, log=_log)
+    if nproc > 1:
+        raise typer.Exit(relaunch(nproc))
+    check_output(out, "--out", directory=True)
+    with flags_for(**option_flags()):
+        opts = TrainOptions(
+            train=train, out=str(out), dev=dev, dev_split=dev_split, mode=mode, pooling=pooling, model=model,
+            text_column=text_column, pair_column=pair_column, label_column=label_column, label_names=label_names, epochs=epochs, lr=lr,
+            batch_size=batch_size, weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
+            freeze_epochs=freeze_epochs, layer_lr_decay=layer_lr_decay, dtype=dtype, patience=patience or None,
+            dropout=dropout, hidden=hidden, head=head, layers=layers, layer_start=layer_start, max_length=max_length, lora=lora,
+            max_train=max_train, seed=seed, resume=resume, cache_dir=str(cache_dir) if cache_dir else None,
+            no_cache=no_cache, device=device, checkpoint_every=checkpoint_every, progress=show_progress(),
+        )
+    with resume_hint(out), flags_for(**option_flags()):
+        report = train_classifier(opts, log=_log)
+    if not is_main():  # under torchrun rank 0 reports
+        return
     if as_json:
         print(json.dumps({"out": str(report.out), "labels": report.labels, "train_size": report.train_size,
                           "dev_size": report.dev_size, "seconds": round(report.seconds, 2), "models": report.rows}))
@@ -93,11 +107,11 @@ def train_command(
     for col in ("pooling", "accuracy", "macro-F1", "best epoch", "train time (s)"):
         table.add_column(col, justify="left" if col == "pooling" else "right")
     for row in report.rows:
-        table.add_row(row["pooling"], f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}",
+        table.add_row(escape(row["pooling"]), f"{row['accuracy']:.4f}", f"{row['macro_f1']:.4f}",
                       str(row["best_epoch"] or "-"), f"{row['seconds']:.1f}")
     out_console.print(table)
     extra = f"; comparison chart {report.out / 'comparison.png'}" if len(report.rows) > 1 else ""
-    out_console.print(f"model saved to {report.out} ({report.seconds:.1f} s){extra}")
+    out_console.print(f"model saved to {escape(str(report.out))} ({report.seconds:.1f} s){escape(extra)}")
 
 
 @app.command("evaluate")
@@ -120,13 +134,16 @@ def evaluate_command(
     from bertkit.classification.plots import plot_confusion
     from bertkit.io.readers import detect_format
 
-    check_backend(backend, dtype)
+    check_names(backend, dtype)
     detect_format(data)
-    if plots is not None and plots.exists() and not plots.is_dir():
-        raise UsageError(f"--plots {plots} is a file; give a directory")
+    if plots is not None:
+        check_output(plots, "--plots", directory=True)
+        check_not_input(plots / "confusion_matrix.png", "--plots", data)
     classifier = load_classifier(model, device=device, dtype=dtype, backend=backend)
-    report = evaluate_classifier(classifier, data, text_column=text_column, label_column=label_column,
-                                 pair_column=pair_column, batch_size=batch_size, progress=show_progress())
+    with flags_for(**PREDICT_FLAGS):
+        report = evaluate_classifier(classifier, data, text_column=text_column, label_column=label_column,
+                                     pair_column=pair_column, batch_size=batch_size, progress=show_progress())
+    err_console.print(runtime_note(classifier.runtime))
     if plots is not None:
         plots.mkdir(parents=True, exist_ok=True)
         report["confusion_png"] = str(plot_confusion(report["confusion"], report["labels"], plots / "confusion_matrix.png"))
@@ -143,17 +160,17 @@ def evaluate_command(
     for col in ("label", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for label, m in report["per_class"].items():
-        table.add_row(label, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"]))
+        table.add_row(escape(label), f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", str(m["support"]))
     out_console.print(table)
     confusion = Table(title="confusion matrix (rows: true, columns: predicted)")
     confusion.add_column("")
     for label in report["labels"]:
-        confusion.add_column(label, justify="right")
+        confusion.add_column(escape(label), justify="right")
     for label, row in zip(report["labels"], report["confusion"]):
-        confusion.add_row(label, *[str(v) for v in row])
+        confusion.add_row(escape(label), *[str(v) for v in row])
     out_console.print(confusion)
     if plots is not None:
-        out_console.print(f"wrote {report['confusion_png']}")
+        out_console.print(f"wrote {escape(report['confusion_png'])}")
 
 
 @app.command("predict")
@@ -172,39 +189,39 @@ def predict_command(
     dtype: str = EngineDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
+    engine: str = EngineOpt,
+    address: Optional[str] = AddressOpt,
+    workers: Optional[int] = WorkersOpt,
+    cpus_per_worker: float = CpusOpt,
+    gpus_per_worker: float = GpusOpt,
+    shard_rows: int = ShardRowsOpt,
 ) -> None:
     """Label and probabilities for each text."""
     from bertkit.classification.classifier import load_classifier
-    from bertkit.classification.data import read_texts_for_prediction
-    from bertkit.io.readers import detect_format
+    from bertkit.io.predictions import write_predictions
 
-    check_backend(backend, dtype)
-    if bool(texts) == bool(input):
-        raise UsageError("give texts as arguments or --input FILE (exactly one of the two)")
-    if top_k < 1:
-        raise UsageError(f"--top-k must be >= 1, got {top_k}")
-    if output is not None and output.suffix.lower() not in PREDICTION_FORMATS:
-        raise UsageError(f"--output {output}: unsupported extension {output.suffix or '(none)'!r}; valid: {', '.join(PREDICTION_FORMATS)}")
-    if pair_column and not input:
-        raise UsageError("--pair-column needs --input FILE")
-    if input:
-        detect_format(input)
-        data = read_texts_for_prediction(input, text_column, pair_column)
-        texts, pairs = data.texts, data.pairs
-    else:
-        pairs = None
-        for i, t in enumerate(texts):
-            if not t.strip():
-                raise UsageError(f"text {i + 1} is empty")
+    check_names(backend, dtype)
+    if use_ray(engine):  # a corpus on Ray Data: OUTDIR of Parquet shards (bertkit.distributed)
+        task = ClassifyTask(text_column, pair_column, model, dict(backend=backend, dtype=dtype, device=device), batch_size)
+        return run_ray(task, input, output, address, workers, cpus_per_worker, gpus_per_worker, shard_rows,
+                       **{"TEXT arguments": bool(texts), "--explain": explain, "--json": as_json, "--top-k": top_k != 1})
+    texts, pairs = _predict_inputs(texts, input, output, text_column, pair_column, top_k)
+    if output is not None:
+        check_output(output, "--output")
+        check_not_input(output, "--output", input)
+    if explain:
+        check_output(plots, "--plots", directory=True)
     classifier = load_classifier(model, device=device, dtype=dtype, backend=backend)
     if explain:
-        _explain(classifier, texts, pairs, plots, as_json)
+        with flags_for(**PREDICT_FLAGS):
+            _explain(classifier, texts, pairs, plots, as_json)
         return
-    predictions = classifier.predict(texts, pairs, top_k=top_k, batch_size=batch_size, progress=show_progress())
+    with flags_for(**PREDICT_FLAGS):
+        predictions = classifier.predict(texts, pairs, top_k=top_k, batch_size=batch_size, progress=show_progress())
     rows = [{"text": t, "label": p.label, "top": [{"label": lab, "probability": round(v, 6)} for lab, v in p.top]} for t, p in zip(texts, predictions)]
     if output is not None:
-        _write_predictions(output, rows)
-        err_console.print(f"wrote {len(rows)} predictions to {output}")
+        write_predictions(output, rows)
+        err_console.print(f"wrote {len(rows)} predictions to {escape(str(output))}; {runtime_note(classifier.runtime)}")
         return
     if as_json:
         for row in rows:
@@ -215,25 +232,33 @@ def predict_command(
     table.add_column("label")
     table.add_column("probability" if top_k == 1 else f"top {top_k}", justify="right")
     for row in rows:
-        table.add_row(row["text"], row["label"], ", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"]))
+        table.add_row(escape(row["text"]), escape(row["label"]), escape(", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"])))
     out_console.print(table)
 
 
-def _write_predictions(path: Path, rows: list[dict]) -> None:
-    from bertkit.io.atomic import atomic_write_text
+def _predict_inputs(texts, input, output, text_column: str, pair_column, top_k: int):
+    """(texts, pairs) from the arguments or --input, after checking the flags that go with them."""
+    from bertkit.classification.data import read_texts_for_prediction
+    from bertkit.io.predictions import check_prediction_path
+    from bertkit.io.readers import detect_format
 
-    if path.suffix.lower() == ".jsonl":
-        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        return
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter="\t" if path.suffix.lower() == ".tsv" else ",", lineterminator="\n")
-    k = len(rows[0]["top"])
-    header = ["text", "label"] + [c for i in range(1, k + 1) for c in (f"label_{i}", f"probability_{i}")]
-    writer.writerow(header)
-    for r in rows:
-        text = r["text"].replace("\t", " ").replace("\n", " ") if path.suffix.lower() == ".tsv" else r["text"]
-        writer.writerow([text, r["label"]] + [v for t in r["top"] for v in (t["label"], t["probability"])])
-    atomic_write_text(path, buffer.getvalue())
+    if bool(texts) == bool(input):
+        raise UsageError("give texts as arguments or --input FILE (exactly one of the two)")
+    if top_k < 1:
+        raise UsageError(f"--top-k must be >= 1, got {top_k}")
+    if output is not None:
+        with flags_for(**PREDICT_FLAGS):
+            check_prediction_path(output)
+    if pair_column and not input:
+        raise UsageError("--pair-column needs --input FILE")
+    if input:
+        detect_format(input)
+        data = read_texts_for_prediction(input, text_column, pair_column)
+        return data.texts, data.pairs
+    for i, t in enumerate(texts):
+        if not t.strip():
+            raise UsageError(f"text {i + 1} is empty")
+    return texts, None
 
 
 def _explain(classifier, texts: list[str], pairs, plots: Path, as_json: bool) -> None:
@@ -248,13 +273,13 @@ def _explain(classifier, texts: list[str], pairs, plots: Path, as_json: bool) ->
                               "tokens": ex.tokens, "weights": [round(w, 6) for w in ex.weights], "png": str(png)}, ensure_ascii=False))
             continue
         probs = ", ".join(f"{k} {v:.3f}" for k, v in ex.prediction.probabilities.items())
-        out_console.print(f"{text}\n  -> {ex.prediction.label} ({probs})")
+        out_console.print(escape(f"{text}\n  -> {ex.prediction.label} ({probs})"))
         table = Table(title="attention pooling weight per token")
         table.add_column("token")
         table.add_column("weight", justify="right")
         table.add_column("")
         top = max(ex.weights)
         for tok, w in zip(ex.tokens, ex.weights):
-            table.add_row(tok, f"{w:.3f}", "#" * max(1, round(20 * w / top)) if top > 0 else "")
+            table.add_row(escape(tok), f"{w:.3f}", "#" * max(1, round(20 * w / top)) if top > 0 else "")
         out_console.print(table)
-        out_console.print(f"wrote {png}")
+        out_console.print(f"wrote {escape(str(png))}")

@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, MaxLengthOpt, ModelOpt, err_console, show_progress
+from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, MaxLengthOpt, ModelOpt, err_console, flags_for, runtime_note, show_progress
+from bertkit.distributed.tasks import EmbedTask
 from bertkit.embeddings.embedder import LONG_MODES, Embedder
 from bertkit.embeddings.pooling import split_pooling_spec
-from bertkit.engine.backends import check_backend
 from bertkit.engine.quality import INT8_MIN_MEAN_COSINE
-from bertkit.errors import InputError, UsageError, choice_error
+from bertkit.engine.runtime import check_names
+from bertkit.errors import InputError, choice_error
+from bertkit.io.atomic import check_not_input, check_output
 from bertkit.io.readers import detect_format, iter_texts, read_texts
 from bertkit.io.stream import EmbeddingStreamWriter
 from bertkit.io.writers import output_format, write_word_vectors
@@ -51,22 +55,36 @@ def embed_command(
     dtype: str = EngineDtypeOpt,
     check: bool = typer.Option(False, "--check", help=f"First compare the backend with torch fp32 on up to {CHECK_SAMPLE} input texts (cosine); int8 must reach {INT8_MIN_MEAN_COSINE}."),
     device: str = DeviceOpt,
+    engine: str = EngineOpt,
+    address: Optional[str] = AddressOpt,
+    workers: Optional[int] = WorkersOpt,
+    cpus_per_worker: float = CpusOpt,
+    gpus_per_worker: float = GpusOpt,
+    shard_rows: int = ShardRowsOpt,
 ) -> None:
     """Embed texts into vectors with any pooling; rows follow the input order."""
     # Validate everything cheap before loading a model or reading a large file.
     split_pooling_spec(pooling)
     if long not in LONG_MODES:
         raise choice_error("--long mode", long, LONG_MODES)
-    check_backend(backend, dtype)
+    check_names(backend, dtype)
+    if use_ray(engine):  # a corpus on Ray Data: OUTDIR of Parquet shards (bertkit.distributed)
+        options = dict(pooling=pooling, layers=layers, normalize=normalize, batch_size=batch_size, max_batch_tokens=max_batch_tokens,
+                       max_length=max_length, long=long, stride=stride, backend=backend, dtype=dtype, device=device)
+        return run_ray(EmbedTask(text_column, "vector", model, options), input, output, address, workers, cpus_per_worker,
+                       gpus_per_worker, shard_rows, **{"--tokens": tokens, "--check": check})
     output_format(str(output), words=tokens)
+    check_output(output, "--output")
+    check_not_input(output, "--output", input)
     detect_format(input)
     source = _spool_stdin() if input == "-" else input
     try:
-        _embed(source, input, output, tokens, text_column, check, long, dict(
-            model=model, pooling=pooling, layers=layers, normalize=normalize, batch_size=batch_size,
-            max_batch_tokens=max_batch_tokens, max_length=max_length, long=long, stride=stride,
-            backend=backend, dtype=dtype, device=device, progress=show_progress(),
-        ))
+        with flags_for(dtype="--dtype"):
+            _embed(source, input, output, tokens, text_column, check, long, dict(
+                model=model, pooling=pooling, layers=layers, normalize=normalize, batch_size=batch_size,
+                max_batch_tokens=max_batch_tokens, max_length=max_length, long=long, stride=stride,
+                backend=backend, dtype=dtype, device=device, progress=show_progress(),
+            ))
     finally:
         if source != input:
             Path(source).unlink(missing_ok=True)
@@ -92,7 +110,7 @@ def _embed(source: str, shown: str, output: Path, tokens: bool, text_column: str
                 writer.write(texts, vectors)
         shape = f"{count} x {embedder.dim}"
     stats = embedder.last_stats
-    err_console.print(f"wrote {output} ({shape}); {stats.summary(long)}")
+    err_console.print(f"wrote {escape(str(output))} ({shape}); {stats.summary(long)}; {runtime_note(embedder.runtime)}")
     if stats.truncated and long == "truncate":
         err_console.print(
             f"note: {stats.truncated} text(s) longer than {embedder.encoder.max_length} tokens were cut; "
@@ -101,12 +119,7 @@ def _embed(source: str, shown: str, output: Path, tokens: bool, text_column: str
 
 
 def _check(embedder: Embedder, sample: list[str]) -> None:
-    from bertkit.engine.build import compare_to_fp32
-
-    result = compare_to_fp32(embedder, sample)
-    err_console.print(f"check: {embedder.backend_name} {embedder.dtype} vs torch fp32: {result}")
-    if embedder.dtype == "int8" and result.mean_cosine < INT8_MIN_MEAN_COSINE:
-        raise UsageError(
-            f"int8 refused: mean cosine {result.mean_cosine:.4f} to fp32 on this input is below {INT8_MIN_MEAN_COSINE}; "
-            "use --dtype fp32 (onnx) or bf16 (torch)"
-        )
+    """Compare with torch fp32 on the sample (the library refuses int8 below the gate)."""
+    result = embedder.compare(sample)
+    err_console.print(f"check: {embedder.runtime.backend} {embedder.runtime.dtype} vs torch fp32: {result}")
+    embedder.gate(result)

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from bertkit.cli.options import MaxLengthOpt, ModelOpt, err_console
 from bertkit.embeddings.embedder import Embedder
 from bertkit.engine.backends import check_backend
-from bertkit.engine.build import build_backend, export_embedding
+from bertkit.embeddings.engine import export_embedding
 from bertkit.errors import UsageError, choice_error
-from bertkit.io.atomic import atomic_path
+from bertkit.io.atomic import atomic_path, check_output
+from bertkit.modeldir import finish_writing, start_writing
 
 FORMATS = ("onnx",)
 
@@ -31,21 +33,19 @@ def export_command(
     if format not in FORMATS:
         raise choice_error("export format", format, FORMATS)
     check_backend("onnx", dtype)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    check_output(out, "--out", directory=True)
     if out.is_dir() and (out / "config.json").exists():
         raise UsageError(f"--out {out} holds a Hugging Face model; choose an empty or new directory")
     embedder = Embedder(model, pooling=pooling, layers=layers, max_length=max_length, backend="onnx", dtype=dtype, device="cpu")
     # Export into the cache first, so the int8 quality gate runs (and refuses) before anything lands in --out.
-    build_backend(embedder)
-    cached, info = export_embedding(embedder)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in (info.model_file, "onnx_config.json"):
-        with atomic_path(out / name) as tmp:
-            shutil.copyfile(cached / name, tmp)
+    embedder.backend  # builds (and for int8 gates) the export
+    cached, info = export_embedding(embedder.encoder, embedder.layers, embedder.pooling, dtype, from_files=True)
+    start_writing(out)  # a model directory: incomplete until its manifest is written
+    with atomic_path(out / info.model_file) as tmp:
+        shutil.copyfile(cached / info.model_file, tmp)
     embedder.encoder.tokenizer.save_pretrained(str(out))
-    directory = out
+    directory = finish_writing(out, info)  # bertkit.json, then manifest.json over every file
     err_console.print(
-        f"wrote {directory}: {info.model_file} ({dtype}, inputs {', '.join(info.inputs)} -> {', '.join(info.outputs)} "
-        f"(batch, {info.dim})), onnx_config.json, tokenizer; pooling {info.pooling}, layers {info.layers}"
+        f"wrote {escape(str(directory))}: {info.model_file} ({dtype}, inputs {', '.join(info.inputs)} -> {', '.join(info.outputs)} "
+        f"(batch, {info.dim})), bertkit.json, tokenizer, manifest.json; pooling {info.pooling}, layers {info.layers}"
     )

@@ -6,6 +6,7 @@ import json
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -40,7 +41,7 @@ def inspect_command(
         return
 
     label = f"{DEFAULT_MODEL_NAME} (packaged)" if model is None else loaded.path.name
-    out_console.print(f"[bold]{label}[/bold]  {loaded.path}")
+    out_console.print(f"[bold]{escape(label)}[/bold]  {escape(str(loaded.path))}")
     out_console.print(
         f"{anatomy.architecture} ({anatomy.model_type}): {anatomy.num_layers} layers, hidden {anatomy.hidden_size}, "
         f"{anatomy.num_heads} heads, feed-forward {anatomy.intermediate_size}, max length {loaded.max_length}; "
@@ -70,5 +71,5 @@ def inspect_command(
             tok.add_column(col)
         for r in rows:
             chars = "" if r.span is None else f"{r.span[0]}-{r.span[1]}"
-            tok.add_row(str(r.index), r.token, str(r.id), str(r.token_type), str(r.position), str(r.mask), chars)
+            tok.add_row(str(r.index), escape(r.token), str(r.id), str(r.token_type), str(r.position), str(r.mask), chars)
         out_console.print(tok)

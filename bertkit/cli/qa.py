@@ -7,11 +7,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, out_console, show_progress
-from bertkit.engine.backends import check_backend, torch_settings
+from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
+from bertkit.distributed.tasks import AnswerTask
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, finite, flags_for, out_console, runtime_note, show_progress
+from bertkit.cli.signals import resume_hint
+from bertkit.engine.runtime import check_names
 from bertkit.errors import InputError, UsageError
+from bertkit.io.atomic import check_not_input, check_output
 
 app = typer.Typer(
     help="Extractive question answering: find the answer span in a context (SQuAD 1.1/2.0).",
@@ -47,9 +52,9 @@ def train_command(
     dev: Optional[Path] = typer.Option(None, "--dev", help="SQuAD JSON file evaluated after every epoch (best epoch kept)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base encoder directory (default: the packaged all-MiniLM-L6-v2)."),
     epochs: int = typer.Option(2, "--epochs", min=1, help="Passes over the training windows."),
-    lr: float = typer.Option(5e-5, "--lr", help="Peak learning rate (linear warm-up, then linear decay)."),
+    lr: float = typer.Option(5e-5, "--lr", callback=finite, help="Peak learning rate (linear warm-up, then linear decay)."),
     batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Windows per batch."),
-    warmup: float = typer.Option(0.1, "--warmup", min=0.0, max=1.0, help="Fraction of steps spent warming up."),
+    warmup: float = typer.Option(0.1, "--warmup", min=0.0, max=1.0, callback=finite, help="Fraction of steps spent warming up."),
     max_length: int = typer.Option(384, "--max-length", help="Tokens per window (question + context + special tokens)."),
     doc_stride: int = typer.Option(128, "--doc-stride", help="Tokens shared by consecutive windows of a long context."),
     max_question_length: int = typer.Option(64, "--max-question-length", help="Longer questions are cut (and counted)."),
@@ -64,20 +69,28 @@ def train_command(
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's choice)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Train on the first N questions only."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", min=0, help="Steps between mid-epoch checkpoints (0: epoch ends only)."),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel in N local processes (torchrun + DDP)."),
 ) -> None:
     """Fine-tune an encoder + span head on SQuAD JSON (2.0 adds 'no answer')."""
     import torch
 
+    from bertkit.distributed.torchrun import relaunch
     from bertkit.qa.features import check_lengths
     from bertkit.qa.modeldir import QAConfig
     from bertkit.qa.train import QATrainArgs, train_qa
+    from bertkit.training.ddp import is_main
+
+    if nproc > 1:
+        raise typer.Exit(relaunch(nproc))
 
     _existing_file(train, "--train")
     if dev is not None:
         _existing_file(dev, "--dev")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a directory")
-    check_lengths(max_length, doc_stride, max_question_length)
+    check_output(out, "--out", directory=True)
+    flags = dict(epochs="--epochs", lr="--lr", dtype="--dtype", weights_dtype="--save-dtype", train_layers="--train-layers", init="--init",
+                 max_length="--max-length", doc_stride="--doc-stride", max_question_length="--max-question-length")
+    with flags_for(**flags):
+        check_lengths(max_length, doc_stride, max_question_length)
     if threads is not None:
         torch.set_num_threads(threads)
     config = QAConfig(max_length=max_length, doc_stride=doc_stride, max_question_length=max_question_length, max_answer_length=max_answer_length)
@@ -85,27 +98,26 @@ def train_command(
         epochs=epochs, lr=lr, batch_size=batch_size, warmup_ratio=warmup, dtype=dtype, seed=seed,
         train_layers=_parse_layers(train_layers), weights_dtype=save_dtype, checkpoint_every=checkpoint_every, limit=limit,
     )
-    outcome = train_qa(
-        train, out, dev_path=dev, base=model, config=config, args=args, init=init, resume=resume, device=device,
-        progress=show_progress(), log=lambda m: err_console.print(m),
-    )
+    with resume_hint(out), flags_for(**flags):
+        outcome = train_qa(
+            train, out, dev_path=dev, base=model, config=config, args=args, init=init, resume=resume, device=device,
+            progress=show_progress(), log=lambda m: err_console.print(m, markup=False),
+        )
     result = outcome.result
+    if not is_main():  # under torchrun rank 0 reports
+        return
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
-    err_console.print(f"saved {out} ({size:.1f} MB): {result.steps} steps, {result.examples} windows, {result.seconds / 60:.1f} min")
+    err_console.print(f"saved {escape(str(out))} ({size:.1f} MB): {result.steps} steps, {result.examples} windows, {result.seconds / 60:.1f} min")
     if outcome.dev is not None:
         out_console.print(_metrics_line(outcome.dev.metrics))
 
 
 def _load(model: Optional[str], backend: str, dtype: str, device: str):
-    """(QA model, config, engine): the engine is None for plain torch."""
-    from bertkit.qa.engine import SpanEngine
-    from bertkit.qa.modeldir import load_qa_model
+    """The Reader for the command's model and runtime flags."""
+    from bertkit.qa.reader import load_reader
 
-    torch_device, torch_dtype = torch_settings(backend, dtype, device)
-    qa_model, config = load_qa_model(model, device=torch_device, dtype=torch_dtype)
-    if backend == "torch":
-        return qa_model, config, None
-    return qa_model, config, SpanEngine(qa_model, config, backend="onnx", dtype=dtype, name=model or "the shipped QA model")
+    with flags_for(dtype="--dtype"):
+        return load_reader(model, backend=backend, dtype=dtype, device=device)
 
 
 def _metrics_line(metrics: dict) -> str:
@@ -118,7 +130,7 @@ def evaluate_command(
     data: Path = typer.Option(..., "--data", help="SQuAD 1.1 or 2.0 JSON file with reference answers."),
     model: Optional[str] = QAModelOpt,
     out: Path = typer.Option(Path("."), "--out", "-o", help="Directory for predictions.json (and null_odds.json for 2.0)."),
-    null_threshold: Optional[float] = typer.Option(None, "--null-threshold", help="Say 'no answer' when null score - best span score exceeds this (default: the model's)."),
+    null_threshold: Optional[float] = typer.Option(None, "--null-threshold", callback=finite, help="Say 'no answer' when null score - best span score exceeds this (default: the model's)."),
     batch_size: int = BatchSizeOpt,
     backend: str = BackendOpt,
     dtype: str = EngineDtypeOpt,
@@ -126,23 +138,23 @@ def evaluate_command(
     as_json: bool = JsonOpt,
 ) -> None:
     """Score a QA model with the official SQuAD metric (v1.1 or v2.0, from the file)."""
-    from bertkit.qa.evaluate import evaluate_squad, write_predictions
+    from bertkit.qa.evaluate import write_predictions
     from bertkit.qa.squad import read_squad
 
     _existing_file(data, "--data")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file; give a directory")
-    check_backend(backend, dtype)
+    check_output(out, "--out", directory=True)
+    check_names(backend, dtype)
+    for name in ("predictions.json", "null_odds.json"):
+        check_not_input(out / name, "--out", data)
     squad = read_squad(data)
-    qa_model, config, engine = _load(model, backend, dtype, device)
-    result = evaluate_squad(
-        qa_model, config, squad, batch_size=batch_size, null_threshold=null_threshold, progress=show_progress(), engine=engine
-    )
+    reader = _load(model, backend, dtype, device)
+    with flags_for(dtype="--dtype"):
+        result = reader.evaluate(squad, batch_size=batch_size, null_threshold=null_threshold, progress=show_progress())
     written = write_predictions(result, out)
     notes = [squad.summary()]
     if result.questions_truncated:
-        notes.append(f"{result.questions_truncated} question(s) cut to {config.max_question_length} tokens")
-    err_console.print("; ".join(notes) + f"; wrote {', '.join(str(p) for p in written)}")
+        notes.append(f"{result.questions_truncated} question(s) cut to {reader.config.max_question_length} tokens")
+    err_console.print("; ".join(notes) + f"; wrote {escape(', '.join(str(p) for p in written))}; {runtime_note(reader.runtime)}")
     if result.int8_gate:
         gate = result.int8_gate
         err_console.print(f"int8 gate: F1 {gate['int8_f1']:.2f} vs torch fp32 {gate['fp32_f1']:.2f} "
@@ -150,7 +162,7 @@ def evaluate_command(
     if as_json:
         out_console.print_json(json.dumps({**result.metrics, **({"int8_gate": result.int8_gate} if result.int8_gate else {})}))
         return
-    table = Table(title=f"SQuAD {'2.0' if result.version_2 else '1.1'}: {data.name}")
+    table = Table(title=f"SQuAD {'2.0' if result.version_2 else '1.1'}: {escape(data.name)}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.metrics.items():
@@ -172,21 +184,22 @@ def _read_context(context: Optional[str], context_file: Optional[Path]) -> str:
     return context
 
 
-def _answer_dict(question: str, decoded, top_k: int) -> dict:
-    answer = decoded.answer
+def _answer_dict(question: str, answer) -> dict:
+    """One ReaderAnswer as the JSON object ``qa ask`` prints or writes."""
+    found = not answer.no_answer
     return {
         "question": question,
-        "answer": answer.text if answer else None,
-        "start": answer.start if answer else None,
-        "end": answer.end if answer else None,
-        "score": round(answer.score, 4) if answer else None,
-        "probability": round(answer.probability, 4) if answer else None,
-        "no_answer": answer is None,
-        "null_score": round(decoded.null_score, 4),
+        "answer": answer.text,
+        "start": answer.start if found else None,
+        "end": answer.end if found else None,
+        "score": round(answer.score, 4) if found else None,
+        "probability": round(answer.probability, 4) if found else None,
+        "no_answer": answer.no_answer,
+        "null_score": round(answer.null_score, 4),
         "candidates": [
             {"answer": c.text if not c.is_null else None, "start": c.start if not c.is_null else None,
              "end": c.end if not c.is_null else None, "score": round(c.score, 4), "probability": round(c.probability, 4)}
-            for c in decoded.candidates[:top_k]
+            for c in answer.candidates
         ],
     }
 
@@ -200,7 +213,7 @@ def ask_command(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Batch answers as JSONL (with --input)."),
     model: Optional[str] = QAModelOpt,
     top_k: int = typer.Option(1, "--top-k", "-k", min=1, help="Show the k best candidates."),
-    null_threshold: Optional[float] = typer.Option(None, "--null-threshold", help="Say 'no answer' when null score - best span score exceeds this (default: the model's)."),
+    null_threshold: Optional[float] = typer.Option(None, "--null-threshold", callback=finite, help="Say 'no answer' when null score - best span score exceeds this (default: the model's)."),
     explain: bool = typer.Option(False, "--explain", help="Start/end probabilities over the context tokens (table + PNG)."),
     plot: Path = typer.Option(Path("qa_explain.png"), "--plot", help="PNG written by --explain."),
     batch_size: int = BatchSizeOpt,
@@ -208,94 +221,129 @@ def ask_command(
     dtype: str = EngineDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
+    engine: str = EngineOpt,
+    address: Optional[str] = AddressOpt,
+    workers: Optional[int] = WorkersOpt,
+    cpus_per_worker: float = CpusOpt,
+    gpus_per_worker: float = GpusOpt,
+    shard_rows: int = ShardRowsOpt,
 ) -> None:
     """Answer a question about a context (or a file of them); 'no answer' when that wins."""
-    from bertkit.io.readers import detect_format, read_records
-    from bertkit.io.atomic import atomic_path
-    from bertkit.qa.predict import answer_questions
-
+    check_names(backend, dtype)
+    if use_ray(engine):  # a corpus on Ray Data: OUTDIR of Parquet shards (bertkit.distributed)
+        task = AnswerTask("question", "context", model, dict(backend=backend, dtype=dtype, device=device), null_threshold, batch_size)
+        return run_ray(task, input, output, address, workers, cpus_per_worker, gpus_per_worker, shard_rows,
+                       **{"--question": question, "--context": context, "--context-file": context_file, "--explain": explain,
+                          "--json": as_json, "--top-k": top_k != 1})
     if input is not None:
-        if question is not None or context is not None or context_file is not None:
-            raise UsageError("--input reads questions and contexts from a file; leave out --question/--context/--context-file")
-        if output is None:
-            raise UsageError("--input needs --output FILE.jsonl for the answers")
-        if output.suffix.lower() != ".jsonl":
-            raise UsageError(f"--output {output}: answers are written as JSON lines; use a .jsonl file")
+        questions, contexts, records = _batch_inputs(input, output, question, context, context_file, explain)
+    else:
+        questions, contexts, records = _single_input(question, context, context_file, output)
         if explain:
-            raise UsageError("--explain works on one question (--question), not with --input")
-        detect_format(input)
-        records = read_records(input, ["question", "context"], optional=["id"])
-        if not records:
-            raise InputError(f"{input}: no questions found (empty input)")
-        for r in records:
-            for field in ("question", "context"):
-                if not r[field].strip():
-                    raise InputError(f"{input}, line {r['_line']}: empty {field}")
-        questions, contexts = [r["question"] for r in records], [r["context"] for r in records]
-    else:
-        if output is not None:
-            raise UsageError("--output is for batches; use it with --input")
-        if question is None:
-            raise UsageError("give --question (with --context or --context-file), or --input FILE for a batch")
-        if not question.strip():
-            raise UsageError("--question is empty")
-        text = _read_context(context, context_file)
-        if not text.strip():
-            raise UsageError("the context is empty")
-        questions, contexts = [question], [text]
-        records = []
+            check_output(plot, "--plot")
+            check_not_input(plot, "--plot", context_file)
+    reader = _load(model, backend, dtype, device)
+    with flags_for(top_k="--top-k"):
+        preds = reader.predictions(questions, contexts, n_best=max(20, top_k), null_threshold=null_threshold,
+                                   batch_size=batch_size, progress=show_progress() and len(questions) > 1)
+    from bertkit.qa.reader import ReaderAnswer
 
-    qa_model, config, engine = _load(model, backend, dtype, device)
-    preds = answer_questions(
-        qa_model, config, questions, contexts, batch_size=batch_size, n_best=max(20, top_k),
-        null_threshold=null_threshold, progress=show_progress() and len(questions) > 1, engine=engine,
-    )
+    answers = [ReaderAnswer.from_decoded(d, top_k) for d in preds.decoded]
     if preds.questions_truncated:
-        err_console.print(f"note: {preds.questions_truncated} question(s) longer than {config.max_question_length} tokens were cut")
-
+        err_console.print(f"note: {preds.questions_truncated} question(s) longer than {reader.config.max_question_length} tokens were cut")
     if input is not None:
-        with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-            for record, q, decoded in zip(records, questions, preds.decoded):
-                row = _answer_dict(q, decoded, top_k)
-                if "id" in record:
-                    row = {"id": record["id"], **row}
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        unanswered = sum(d.answer is None for d in preds.decoded)
-        err_console.print(f"wrote {output} ({len(questions)} answers, {unanswered} 'no answer')")
-        return
-
-    decoded = preds.decoded[0]
-    if explain:
-        from bertkit.qa.explain import plot_token_probabilities, token_probabilities
-
-        probs = token_probabilities(preds, 0, qa_model.tokenizer)
-        plot_token_probabilities(probs, plot, title=questions[0])
-    if as_json:
-        out_console.print_json(json.dumps(_answer_dict(questions[0], decoded, top_k), ensure_ascii=False))
+        _write_answers(output, records, questions, answers, reader)
+    elif explain:
+        _explain(reader, preds, questions[0], answers[0], plot, as_json)
+    elif as_json:
+        out_console.print_json(json.dumps(_answer_dict(questions[0], answers[0]), ensure_ascii=False))
     else:
-        _print_answer(decoded, top_k)
+        _print_answer(answers[0], top_k)
+
+
+def _batch_inputs(input: str, output: Optional[Path], question, context, context_file, explain: bool):
+    """(questions, contexts, records) from an --input file, after checking the flags that go with it."""
+    from bertkit.io.readers import detect_format, read_records
+    from bertkit.qa.predict import check_questions
+
+    if question is not None or context is not None or context_file is not None:
+        raise UsageError("--input reads questions and contexts from a file; leave out --question/--context/--context-file")
+    if output is None:
+        raise UsageError("--input needs --output FILE.jsonl for the answers")
+    if output.suffix.lower() != ".jsonl":
+        raise UsageError(f"--output {output}: answers are written as JSON lines; use a .jsonl file")
+    check_output(output, "--output")
+    check_not_input(output, "--output", input)
     if explain:
-        _print_explain(probs)
-        err_console.print(f"wrote {plot}")
+        raise UsageError("--explain works on one question (--question), not with --input")
+    detect_format(input)
+    records = read_records(input, ["question", "context"], optional=["id"])
+    if not records:
+        raise InputError(f"{input}: no questions found (empty input)")
+    questions, contexts = check_questions(
+        [r["question"] for r in records], [r["context"] for r in records], where=[f"{input}, line {r['_line']}" for r in records]
+    )
+    return questions, contexts, records
 
 
-def _print_answer(decoded, top_k: int) -> None:
-    answer = decoded.answer
-    if answer is None:
-        best = next((c for c in decoded.candidates if not c.is_null), None)
+def _single_input(question: Optional[str], context: Optional[str], context_file: Optional[Path], output: Optional[Path]):
+    """([question], [context], no records) from --question with --context or --context-file."""
+    if output is not None:
+        raise UsageError("--output is for batches; use it with --input")
+    if question is None:
+        raise UsageError("give --question (with --context or --context-file), or --input FILE for a batch")
+    if not question.strip():
+        raise UsageError("--question is empty")
+    text = _read_context(context, context_file)
+    if not text.strip():
+        raise UsageError("the context is empty")
+    return [question], [text], []
+
+
+def _write_answers(output: Path, records: list[dict], questions: list[str], answers: list, reader) -> None:
+    """The answers as JSON lines (with each record's id), written atomically."""
+    from bertkit.io.atomic import atomic_path
+
+    with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        for record, q, answer in zip(records, questions, answers):
+            row = _answer_dict(q, answer)
+            if "id" in record:
+                row = {"id": record["id"], **row}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    unanswered = sum(a.no_answer for a in answers)
+    err_console.print(f"wrote {escape(str(output))} ({len(questions)} answers, {unanswered} 'no answer'); {runtime_note(reader.runtime)}")
+
+
+def _explain(reader, preds, question: str, answer, plot: Path, as_json: bool) -> None:
+    """The answer, then start/end probabilities over the context tokens (table + PNG)."""
+    from bertkit.qa.explain import plot_token_probabilities, token_probabilities
+
+    probs = token_probabilities(preds, 0, reader.tokenizer)
+    plot_token_probabilities(probs, plot, title=question)
+    if as_json:
+        out_console.print_json(json.dumps(_answer_dict(question, answer), ensure_ascii=False))
+    else:
+        _print_answer(answer, len(answer.candidates))
+    _print_explain(probs)
+    err_console.print(f"wrote {escape(str(plot))}")
+
+
+def _print_answer(answer, top_k: int) -> None:
+    if answer.no_answer:
+        best = next((c for c in answer.candidates if not c.is_null), None)
         detail = f"; best span {best.text!r} scores {best.score:.2f}" if best else ""
-        out_console.print(f"no answer (null score {decoded.null_score:.2f}{detail})")
+        out_console.print(f"no answer (null score {answer.null_score:.2f}{escape(detail)})")
     else:
         out_console.print(
-            f"{answer.text}  [dim](characters {answer.start}-{answer.end}, score {answer.score:.2f}, p={answer.probability:.2f})[/dim]"
+            f"{escape(answer.text)}  [dim](characters {answer.start}-{answer.end}, score {answer.score:.2f}, p={answer.probability:.2f})[/dim]"
         )
     if top_k > 1:
         table = Table()
         for col in ("rank", "answer", "start", "end", "score", "probability"):
             table.add_column(col, justify="left" if col == "answer" else "right")
-        for rank, c in enumerate(decoded.candidates[:top_k], 1):
+        for rank, c in enumerate(answer.candidates[:top_k], 1):
             table.add_row(
-                str(rank), c.text if not c.is_null else "(no answer)", "" if c.is_null else str(c.start),
+                str(rank), escape(c.text) if not c.is_null else "(no answer)", "" if c.is_null else str(c.start),
                 "" if c.is_null else str(c.end), f"{c.score:.2f}", f"{c.probability:.3f}",
             )
         out_console.print(table)
@@ -307,5 +355,5 @@ def _print_explain(probs, rows: int = 15) -> None:
     for col in ("token", "chars", "p(start)", "p(end)"):
         table.add_column(col, justify="left" if col == "token" else "right")
     for i in sorted(order):
-        table.add_row(probs.tokens[i], f"{probs.spans[i][0]}-{probs.spans[i][1]}", f"{probs.start[i]:.3f}", f"{probs.end[i]:.3f}")
+        table.add_row(escape(probs.tokens[i]), f"{probs.spans[i][0]}-{probs.spans[i][1]}", f"{probs.start[i]:.3f}", f"{probs.end[i]:.3f}")
     out_console.print(table)

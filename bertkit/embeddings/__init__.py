@@ -3,13 +3,13 @@
 from bertkit.embeddings.embedder import Embedder, EmbedStats, WordVectors, embed
 from bertkit.embeddings.layers import LayerSelection, parse_layers
 from bertkit.embeddings.pooling import (
-    POOLINGS,
+    POOLING_NAMES,
     Pooling,
     PoolingInput,
     PoolingOutput,
     build_pooling,
+    PoolingName,
     pooling_names,
-    register_pooling,
 )
 
 __all__ = [
@@ -19,11 +19,11 @@ __all__ = [
     "embed",
     "LayerSelection",
     "parse_layers",
-    "POOLINGS",
+    "POOLING_NAMES",
+    "PoolingName",
     "Pooling",
     "PoolingInput",
     "PoolingOutput",
     "build_pooling",
     "pooling_names",
-    "register_pooling",
 ]

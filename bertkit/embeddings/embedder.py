@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -12,12 +13,14 @@ import torch
 from tqdm.auto import tqdm
 
 from bertkit.encoder.encoder import Encoder
-from bertkit.engine.backends import ONNX_ON_GPU, torch_settings
-from bertkit.engine.build import build_backend
+from bertkit.encoder.loading import resolve_model_dir
+from bertkit.embeddings.engine import build_backend
+from bertkit.engine.runtime import Runtime, model_key, probe_encoder, resolve_runtime
 from bertkit.embeddings.layers import LayerSelection, parse_layers
 from bertkit.embeddings.pooling import Pooling, build_pooling, split_pooling_spec
-from bertkit.embeddings.windows import combine_windows, pool_pieces_to_words, window_rules
-from bertkit.errors import UsageError, choice_error
+from bertkit.embeddings.windows import combine_windows, pool_pieces_to_words
+from bertkit.engine.backends import ONNX_ON_GPU
+from bertkit.errors import ParameterError, UsageError, choice_error
 
 __all__ = ["LONG_MODES", "EmbedStats", "WordVectors", "Embedder", "embed"]
 
@@ -53,8 +56,12 @@ class WordVectors:
 class Embedder:
     """Encoder + layer selection + pooling. Reuse one object for repeated calls.
 
-    >>> emb = Embedder(pooling="mean", normalize=True)
+    >>> emb = Embedder(pooling="mean", normalize=True)      # backend/dtype/device "auto"
     >>> vectors = emb.embed(["a sentence", "another one"])  # (2, 384) float32
+    >>> emb.runtime.backend, emb.runtime.dtype               # what runs, and .reason says why
+    ('torch', 'bf16')
+
+    Thread-safe: many threads may call one Embedder at once and get the serial results.
     """
 
     def __init__(
@@ -69,8 +76,8 @@ class Embedder:
         max_length: int | None = None,
         long: str = "truncate",
         stride: int | None = None,
-        backend: str = "torch",
-        dtype: str = "fp32",
+        backend: str = "auto",
+        dtype: str = "auto",
         device: str = "auto",
         layer_start: int | None = None,
         encoder: Encoder | None = None,
@@ -81,15 +88,11 @@ class Embedder:
         if long not in LONG_MODES:
             raise choice_error("long-text mode", long, LONG_MODES)
         if batch_size < 1:
-            raise UsageError(f"batch size must be >= 1, got {batch_size}")
+            raise UsageError(f"batch_size must be >= 1, got {batch_size}")
         if max_batch_tokens is not None and max_batch_tokens < 1:
-            raise UsageError(f"max batch tokens must be >= 1, got {max_batch_tokens}")
-        device, torch_dtype = torch_settings(backend, dtype, device)
+            raise UsageError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
         self._owns_encoder = encoder is None  # its weights may be released behind an ONNX backend
-        # behind ONNX the torch weights are needed only to export (once, then cached)
-        self.encoder = encoder or Encoder(model, device=device, dtype=torch_dtype, max_length=max_length, lazy=backend == "onnx")
-        if backend == "onnx" and self.encoder.device.type != "cpu":
-            raise UsageError(ONNX_ON_GPU)
+        self.runtime, self.encoder = _runtime_and_encoder(model, encoder, backend, dtype, device, max_length)
         self.layers: LayerSelection = parse_layers(layers, self.encoder.num_layers)
         if pooling_module is None:
             # Untrained learned poolings start neutral (mean, uniform layers) whatever their
@@ -109,18 +112,35 @@ class Embedder:
         self.max_batch_tokens = max_batch_tokens
         self.long = long
         self.stride = stride
-        self.backend_name = backend
-        self.dtype = dtype
+        if long == "window" and stride is not None:
+            _check_stride(stride, self.encoder)
+        self.backend_name = self.runtime.backend
+        self.dtype = self.runtime.dtype
         self.progress = progress
-        self.last_stats = EmbedStats()
+        self.last_stats = EmbedStats()  # of the last finished call (a per-call copy; never shared)
         self._backend = None
+        self._backend_lock = threading.Lock()
+        self._forced_onnx = backend == "onnx" or dtype == "int8"  # auto's ONNX still gives word vectors (torch)
+
+    @classmethod
+    def load(cls, model: str | os.PathLike | None = None, **options) -> "Embedder":
+        """Same as ``Embedder(model, **options)``: the shape every predictor shares."""
+        return cls(model, **options)
 
     @property
     def backend(self):
-        """The inference backend, built on first use (an ONNX export can take seconds)."""
+        """The inference backend, built once on first use (an ONNX export can take seconds)."""
         if self._backend is None:
-            self._backend = build_backend(self)
+            with self._backend_lock:
+                if self._backend is None:
+                    self._backend = build_backend(
+                        self.encoder, self.layers, self.pooling, backend=self.backend_name, dtype=self.dtype, from_files=self._owns_encoder
+                    )
         return self._backend
+
+    @property
+    def max_length(self) -> int:
+        return self.encoder.max_length
 
     @property
     def dim(self) -> int:
@@ -141,10 +161,12 @@ class Embedder:
         bar.close()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One float32 vector per text, row i for ``texts[i]``. # -> (N, D)"""
+        """One float32 vector per text, row i for ``texts[i]``; thread-safe. # -> (N, D)"""
         texts = _check_texts(texts)
-        self.last_stats = EmbedStats()
-        return self._embed_chunk(texts, self.backend)
+        stats = EmbedStats()
+        result = self._embed_chunk(texts, self.backend, stats)
+        self.last_stats = stats
+        return result
 
     def embed_stream(self, texts: Iterable[str], chunk_size: int = 8192) -> Iterator[tuple[list[str], np.ndarray]]:
         """Embed an iterable of any length chunk by chunk, so memory stays flat.
@@ -152,17 +174,47 @@ class Embedder:
         Yields (texts, vectors (n, D)) per chunk of ``chunk_size`` texts, in input order;
         each chunk is sorted by length internally. ``last_stats`` accumulates.
         """
-        self.last_stats = EmbedStats()
+        stats = self.last_stats = EmbedStats()
         chunk: list[str] = []
         for text in texts:
             chunk.append(text)
             if len(chunk) >= chunk_size:
-                yield chunk, self._embed_chunk(_check_texts(chunk), self.backend)
+                yield chunk, self._embed_chunk(_check_texts(chunk), self.backend, stats)
                 chunk = []
         if chunk:
-            yield chunk, self._embed_chunk(_check_texts(chunk), self.backend)
+            yield chunk, self._embed_chunk(_check_texts(chunk), self.backend, stats)
 
-    def _embed_chunk(self, texts: list[str], backend) -> np.ndarray:
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text, special tokens included, before truncation."""
+        return self.encoder.count_tokens(_check_texts(texts))
+
+    def check(self, texts: Sequence[str]):
+        """Compare this embedder's runtime with torch fp32 on ``texts`` (the ``--check`` gate).
+
+        Returns the :class:`~bertkit.engine.quality.Agreement`; raises UsageError when the
+        runtime is int8 and the mean cosine is below ``INT8_MIN_MEAN_COSINE``.
+        """
+        return self.gate(self.compare(texts))
+
+    def compare(self, texts: Sequence[str]):
+        """Agreement (mean and worst cosine) of this runtime's vectors with torch fp32 on ``texts``."""
+        from bertkit.embeddings.engine import compare_to_fp32
+
+        return compare_to_fp32(self.encoder, self.layers, self.pooling, self.backend, _check_texts(texts))
+
+    def gate(self, result):
+        """The int8 policy on a measured agreement: int8 below the gate is refused."""
+        from bertkit.engine.quality import INT8_MIN_MEAN_COSINE
+
+        if self.runtime.dtype == "int8" and result.mean_cosine < INT8_MIN_MEAN_COSINE:
+            raise ParameterError(
+                "dtype",
+                f"int8 refused: mean cosine {result.mean_cosine:.4f} to fp32 on this input is below {INT8_MIN_MEAN_COSINE}; "
+                "use dtype fp32 (onnx) or bf16 (torch)",
+            )
+        return result
+
+    def _embed_chunk(self, texts: list[str], backend, stats: EmbedStats | None = None) -> np.ndarray:
         start = time.perf_counter()
         windows = self.encoder.tokenize(texts, windows=self.long == "window", stride=self.stride)
         window_vecs = np.zeros((len(windows.features), self.dim), dtype=np.float32)
@@ -175,11 +227,11 @@ class Embedder:
         if self.normalize:
             norms = np.linalg.norm(result, axis=1, keepdims=True)
             result = result / np.maximum(norms, 1e-12)
-        stats = self.last_stats
-        stats.texts += len(texts)
-        stats.tokens += int(sum(windows.lengths))
-        stats.truncated += windows.truncated
-        stats.seconds += time.perf_counter() - start
+        if stats is not None:
+            stats.texts += len(texts)
+            stats.tokens += int(sum(windows.lengths))
+            stats.truncated += windows.truncated
+            stats.seconds += time.perf_counter() - start
         return result.astype(np.float32, copy=False)
 
     def _combine(self, windows, window_vecs: np.ndarray) -> np.ndarray:
@@ -188,7 +240,7 @@ class Embedder:
             order[np.asarray(windows.sample)] = np.arange(len(windows.sample))
             return window_vecs[order]
         counts = np.asarray(windows.lengths, dtype=np.float64)
-        rules = window_rules(self.parts, self.encoder.hidden_size)
+        rules = self.pooling.window_rules()  # (width, rule) per block, as the pooling states
         groups: list[list[int]] = [[] for _ in range(windows.num_texts)]
         for w, s in enumerate(windows.sample):
             groups[s].append(w)
@@ -196,8 +248,8 @@ class Embedder:
 
     def embed_words(self, texts: Sequence[str]) -> list[WordVectors]:
         """Word-level vectors: sub-word piece states (of the selected layers) averaged per word."""
-        if self.backend_name != "torch":
-            raise UsageError("word vectors (--tokens) need the torch backend; drop --backend onnx")
+        if self._forced_onnx:
+            raise UsageError("word vectors need the torch backend; leave backend='onnx' out")
         texts = _check_texts(texts)
         start = time.perf_counter()
         windows = self.encoder.tokenize(
@@ -243,3 +295,41 @@ def embed(texts: Sequence[str], model: str | os.PathLike | None = None, **option
     Options are those of :class:`Embedder`. For repeated calls keep an Embedder.
     """
     return Embedder(model, **options).embed(texts)
+
+
+def _check_stride(stride: int, encoder: Encoder) -> None:
+    """Windows must advance: the overlap has to stay below the room a window has for text."""
+    room = encoder.max_length - encoder.tokenizer.num_special_tokens_to_add(pair=False)
+    if not 0 <= stride < room:
+        raise UsageError(
+            f"stride {stride} (--stride) must be less than max_length {encoder.max_length} (--max-length) minus "
+            f"{encoder.max_length - room} special tokens, i.e. at most {room - 1}"
+        )
+
+
+def _runtime_and_encoder(model, encoder: Encoder | None, backend: str, dtype: str, device: str, max_length: int | None):
+    """(Runtime, Encoder): resolve ``auto`` (probing the model the first time) and load it.
+
+    A given ``encoder`` is used as it is: with ``auto`` it runs on torch in its own dtype.
+    """
+    if encoder is not None:
+        if backend == "auto" and dtype == "auto":
+            return Runtime("torch", encoder.dtype, str(encoder.device), "the encoder passed in"), encoder
+        runtime = resolve_runtime(backend, dtype, str(encoder.device) if device == "auto" else device)
+        if runtime.backend == "onnx" and encoder.device.type != "cpu":
+            raise UsageError(ONNX_ON_GPU)
+        return runtime, encoder
+    path = resolve_model_dir(model)
+    probed: list[Encoder] = []
+
+    def probe(dev: str):
+        probed.append(Encoder(path, device=dev, dtype="fp32", max_length=max_length))
+        return probe_encoder(probed[0])
+
+    runtime = resolve_runtime(backend, dtype, device, model=model_key(path), probe=probe)
+    if probed:  # reuse the probe's model: autocast is the only difference between the dtypes
+        probed[0].dtype = runtime.torch_dtype
+        return runtime, probed[0]
+    # behind ONNX the torch weights are needed only to export (once, then cached)
+    lazy = runtime.backend == "onnx"
+    return runtime, Encoder(path, device=runtime.device, dtype=runtime.torch_dtype, max_length=max_length, lazy=lazy)

@@ -18,12 +18,20 @@ attention      learned token scorer (Linear, LayerNorm, GELU, Linear) and a mask
 ============== ==================================================================
 
 ``a+b`` concatenates strategies (``mean+max`` has dimension 2H).
+
+The set is closed: :data:`PoolingName` lists every name, and a pooling must be
+rebuilt by name from a saved model directory, so a strategy defined outside bertkit
+could not be loaded back. Each strategy states its own output size
+(:attr:`Pooling.output_dim`) and how the vectors of a long text's windows combine
+(:attr:`Pooling.window_rule`, see ``windows.py``); nothing outside this file needs a
+strategy's name to know either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -32,15 +40,18 @@ from bertkit.embeddings import functional as F
 from bertkit.errors import UsageError, choice_error
 
 __all__ = [
+    "PoolingName",
+    "POOLING_NAMES",
     "PoolingInput",
     "PoolingOutput",
     "Pooling",
-    "POOLINGS",
-    "register_pooling",
     "pooling_names",
     "build_pooling",
     "split_pooling_spec",
 ]
+
+PoolingName = Literal["cls", "mean", "max", "min", "mean_sqrt_len", "pooler", "weighted_layer", "attention"]
+POOLING_NAMES: tuple[str, ...] = get_args(PoolingName)
 
 
 @dataclass
@@ -63,10 +74,20 @@ class Pooling(nn.Module):
     name: str = ""
     needs_hidden_states: bool = False  # True when every layer's states are needed
     needs_pooler: bool = False
+    window_rule: ClassVar[str] = "mean"  # long texts: "mean" (token-weighted), "max" or "min" over windows
 
     def __init__(self, hidden_size: int) -> None:
         super().__init__()
         self.hidden_size = hidden_size
+
+    @classmethod
+    def build(cls, hidden_size: int, num_layers: int, layer_start: int | None = None) -> "Pooling":
+        """The strategy for a model of this size (``layer_start`` is for layer mixes only)."""
+        return cls(hidden_size)
+
+    def window_rules(self) -> list[tuple[int, str]]:
+        """(width, rule) per block of the output vector: how window vectors combine."""
+        return [(self.output_dim, self.window_rule)]
 
     @property
     def output_dim(self) -> int:
@@ -80,22 +101,23 @@ class Pooling(nn.Module):
         raise NotImplementedError
 
 
-POOLINGS: dict[str, Callable[..., Pooling]] = {}
+_POOLINGS: dict[str, type[Pooling]] = {}
 
 
-def register_pooling(name: str) -> Callable:
-    """Class decorator: make a strategy available to :func:`build_pooling` by ``name``."""
+def _strategy(name: PoolingName) -> Callable:
+    """Class decorator: the strategy behind ``name`` (one of :data:`PoolingName`)."""
 
     def decorate(cls):
+        assert name in POOLING_NAMES, name
         cls.name = name
-        POOLINGS[name] = cls
+        _POOLINGS[name] = cls
         return cls
 
     return decorate
 
 
 def pooling_names() -> list[str]:
-    return list(POOLINGS)
+    return list(POOLING_NAMES)
 
 
 class _Statistic(Pooling):
@@ -105,32 +127,34 @@ class _Statistic(Pooling):
         return PoolingOutput(type(self).fn(inputs.tokens, inputs.mask))
 
 
-@register_pooling("cls")
+@_strategy("cls")
 class ClsPooling(_Statistic):
     fn = staticmethod(F.cls_pool)
 
 
-@register_pooling("mean")
+@_strategy("mean")
 class MeanPooling(_Statistic):
     fn = staticmethod(F.mean_pool)
 
 
-@register_pooling("max")
+@_strategy("max")
 class MaxPooling(_Statistic):
     fn = staticmethod(F.max_pool)
+    window_rule = "max"  # the max over windows is the max over all tokens
 
 
-@register_pooling("min")
+@_strategy("min")
 class MinPooling(_Statistic):
     fn = staticmethod(F.min_pool)
+    window_rule = "min"
 
 
-@register_pooling("mean_sqrt_len")
+@_strategy("mean_sqrt_len")
 class MeanSqrtLenPooling(_Statistic):
     fn = staticmethod(F.mean_sqrt_len_pool)
 
 
-@register_pooling("pooler")
+@_strategy("pooler")
 class PoolerPooling(Pooling):
     needs_pooler = True
 
@@ -138,12 +162,12 @@ class PoolerPooling(Pooling):
         if inputs.pooler_output is None:
             raise UsageError(
                 "pooling 'pooler' needs the model's trained pooler (dense + tanh), and this model has none; "
-                f"use another pooling: {', '.join(n for n in POOLINGS if n != 'pooler')}"
+                f"use another pooling: {', '.join(n for n in POOLING_NAMES if n != 'pooler')}"
             )
         return PoolingOutput(F.cls_pool(inputs.pooler_output.unsqueeze(1), inputs.mask[:, :1]))
 
 
-@register_pooling("weighted_layer")
+@_strategy("weighted_layer")
 class WeightedLayerPooling(Pooling):
     """Softmax-normalised learned weights over layers ``layer_start..L``, then mean over tokens."""
 
@@ -158,6 +182,10 @@ class WeightedLayerPooling(Pooling):
         self.layer_start = layer_start
         self.layer_logits = nn.Parameter(torch.zeros(num_layers + 1 - layer_start))
 
+    @classmethod
+    def build(cls, hidden_size: int, num_layers: int, layer_start: int | None = None) -> "WeightedLayerPooling":
+        return cls(hidden_size, num_layers, layer_start)
+
     def layer_weights(self) -> Tensor:
         return torch.softmax(self.layer_logits.float(), dim=0)  # (K,)
 
@@ -170,7 +198,7 @@ class WeightedLayerPooling(Pooling):
         return PoolingOutput(F.mean_pool(mixed, inputs.mask))
 
 
-@register_pooling("attention")
+@_strategy("attention")
 class AttentionPooling(Pooling):
     """A learned scorer gives each token a weight (masked softmax); the vector is the weighted sum."""
 
@@ -210,6 +238,9 @@ class CombinedPooling(Pooling):
     def spec(self) -> str:
         return "+".join(p.name for p in self.parts)
 
+    def window_rules(self) -> list[tuple[int, str]]:
+        return [rule for p in self.parts for rule in p.window_rules()]
+
     def forward(self, inputs: PoolingInput) -> PoolingOutput:
         outs = [p(inputs) for p in self.parts]
         weights = next((o.token_weights for o in outs if o.token_weights is not None), None)
@@ -222,7 +253,7 @@ def split_pooling_spec(spec: str) -> list[str]:
         raise choice_error("pooling", spec, pooling_names())
     parts = [p.strip() for p in spec.split("+")]
     for p in parts:
-        if p not in POOLINGS:
+        if p not in _POOLINGS:
             raise choice_error("pooling", p, pooling_names())
     if len(set(parts)) != len(parts):
         raise UsageError(f"pooling {spec!r} repeats a strategy")
@@ -232,10 +263,5 @@ def split_pooling_spec(spec: str) -> list[str]:
 def build_pooling(spec: str, hidden_size: int, num_layers: int, *, layer_start: int | None = None) -> Pooling:
     """Build the pooling module named by ``spec`` (``+`` concatenates strategies)."""
 
-    def one(name: str) -> Pooling:
-        if name == "weighted_layer":
-            return WeightedLayerPooling(hidden_size, num_layers, layer_start)
-        return POOLINGS[name](hidden_size)
-
-    parts = [one(n) for n in split_pooling_spec(spec)]
+    parts = [_POOLINGS[n].build(hidden_size, num_layers, layer_start) for n in split_pooling_spec(spec)]
     return parts[0] if len(parts) == 1 else CombinedPooling(parts)

@@ -1,9 +1,10 @@
 """Pool the windows of a long text back into one vector, and sub-word pieces into words.
 
-Pure numpy/tensor functions, so the rules are easy to test:
-- ``max`` / ``min`` parts take the max / min over windows (exactly the max / min over
+Pure numpy/tensor functions, so the rules are easy to test. Each pooling states its
+rule per block of its vector (``Pooling.window_rules()``: (width, rule) pairs):
+- ``max`` / ``min`` blocks take the max / min over windows (exactly the max / min over
   all tokens);
-- every other part is the average of window vectors weighted by each window's number
+- ``mean`` blocks are the average of window vectors weighted by each window's number
   of real tokens.
 """
 
@@ -13,12 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["combine_windows", "window_rules", "pool_pieces_to_words"]
-
-
-def window_rules(parts: Sequence[str], hidden_size: int) -> list[tuple[int, str]]:
-    """(width, rule) per concatenated part of a pooling spec."""
-    return [(hidden_size, p if p in ("max", "min") else "mean") for p in parts]
+__all__ = ["combine_windows", "pool_pieces_to_words"]
 
 
 def combine_windows(vectors: np.ndarray, counts: np.ndarray, rules: Sequence[tuple[int, str]]) -> np.ndarray:

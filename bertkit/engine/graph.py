@@ -1,36 +1,33 @@
-"""The embedding computation as one module: encoder, layer selection and pooling.
+"""The one graph every backend runs: padded ids -> the model forward -> a task head.
 
-Inputs are the padded id tensors, the output the pooled vector, which is what an ONNX
-export needs (and what the torch backend runs under autocast).
+``EncoderGraph(model, head, input_names, hidden_states=..., pooler=...)`` calls
+:func:`bertkit.encoder.forward.run_encoder` (the forward torch inference uses too) and
+hands its :class:`EncoderOutput` to ``head``, a module owned by the task: pooling to a
+vector (embeddings), every head's probabilities (classification), start and end logits
+(QA). The torch backend runs it under autocast; :func:`bertkit.engine.onnx_export.export_onnx`
+exports it. The engine knows nothing of the tasks beyond this shape.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-from bertkit.embeddings.layers import LayerSelection
-from bertkit.embeddings.pooling import Pooling, PoolingInput
+from bertkit.encoder.forward import run_encoder
 
-__all__ = ["EmbeddingGraph"]
+__all__ = ["EncoderGraph"]
 
 
-class EmbeddingGraph(nn.Module):
-    """ids -> pooled vector. # (B, T) x 2-3 -> (B, D)"""
+class EncoderGraph(nn.Module):
+    """ids -> EncoderOutput -> ``head``. # (B, T) x 2-3 -> the head's tensor(s)"""
 
-    def __init__(self, model: nn.Module, layers: LayerSelection, pooling: Pooling, input_names: list[str]) -> None:
+    def __init__(self, model: nn.Module, head: nn.Module, input_names: list[str], *, hidden_states: bool, pooler: bool) -> None:
         super().__init__()
         self.model = model
-        self.layers = layers
-        self.pooling = pooling
+        self.head = head
         self.input_names = list(input_names)
-        self.hidden_states = pooling.needs_hidden_states or not layers.last_only
+        self.hidden_states = hidden_states
+        self.pooler = pooler
 
-    def forward(self, *inputs: Tensor) -> Tensor:
-        kwargs = dict(zip(self.input_names, inputs))
-        out = self.model(**kwargs, output_hidden_states=self.hidden_states, return_dict=True)
-        hidden = tuple(out.hidden_states) if self.hidden_states else None
-        tokens = self.layers.select(hidden) if hidden is not None else out.last_hidden_state
-        pooler = getattr(out, "pooler_output", None) if self.pooling.needs_pooler else None
-        result = self.pooling(PoolingInput(tokens, kwargs["attention_mask"], hidden, pooler))
-        return result.vector.to(torch.float32)
+    def forward(self, *inputs: Tensor):
+        encoded = run_encoder(self.model, dict(zip(self.input_names, inputs)), hidden_states=self.hidden_states, pooler=self.pooler)
+        return self.head(encoded)

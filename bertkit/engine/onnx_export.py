@@ -13,10 +13,16 @@ classifier (ids -> probabilities), a span head (ids -> start and end logits).
 The cache key hashes the module's own weights (every parameter and buffer, learned
 pooling and heads included), its input and output names and the export recipe, so any
 change re-exports.
+
+An export is a bertkit model directory (:mod:`bertkit.modeldir`) of task
+``onnx-export``: ``bertkit.json`` (the :class:`ExportInfo`), the ``.onnx`` file and
+``manifest.json``. A cached entry is verified on every use; a damaged one (a truncated
+file, a flipped bit) is exported again with a one-line warning.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -25,13 +31,16 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
 
-from bertkit.errors import ModelLoadError, UsageError
+from bertkit.encoder.fingerprint import cache_root as bertkit_cache_root
+from bertkit.errors import BertkitWarning, ModelLoadError, UsageError
+from bertkit.modeldir import CONFIG_FILE, finish_writing, read_model_dir
 
 __all__ = [
     "ONNX_DTYPES", "ExportInfo", "cache_root", "content_hash", "files_hash", "export_onnx", "read_export_info", "write_export_info",
@@ -39,16 +48,19 @@ __all__ = [
 
 ONNX_DTYPES = ("fp32", "int8")
 OPSET = 17
-EXPORT_VERSION = 3  # bump when the export recipe changes
+EXPORT_VERSION = 4  # bump when the export recipe changes (4: the one EncoderGraph, model-directory format)
 
 
 @dataclass
 class ExportInfo:
-    """What an exported directory holds (written as onnx_config.json)."""
+    """What an exported directory holds (its ``bertkit.json``, task ``onnx-export``)."""
 
-    kind: str  # "embedding", "classifier", "span"
-    model_file: str
-    dtype: str
+    TASK: ClassVar[str] = "onnx-export"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    kind: Literal["embedding", "classifier", "span"]
+    model_file: Literal["model.onnx", "model_int8.onnx"]
+    dtype: Literal["fp32", "int8"]
     inputs: list[str]
     outputs: list[str]
     max_length: int
@@ -66,28 +78,19 @@ class ExportInfo:
     refused: str | None = None  # why int8 was refused on real data (recorded by evaluate)
 
 
-def read_export_info(path: Path) -> ExportInfo:
-    """Read onnx_config.json, rejecting unknown keys."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: unreadable export config ({exc})") from None
-    known = {f.name for f in fields(ExportInfo)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ModelLoadError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(known))}")
-    return ExportInfo(**raw)
+def read_export_info(directory: Path) -> ExportInfo:
+    """The verified ExportInfo of an export directory (manifest and types checked)."""
+    return read_model_dir(directory, ExportInfo)
 
 
 def write_export_info(directory: Path, info: ExportInfo) -> None:
-    """Rewrite onnx_config.json atomically (after a calibration or a refusal)."""
-    from bertkit.io.atomic import atomic_write_text
-
-    atomic_write_text(directory / "onnx_config.json", json.dumps(asdict(info), indent=2))
+    """Rewrite the config and the manifest atomically (after a calibration or a refusal)."""
+    finish_writing(directory, info)
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("BERTKIT_CACHE", Path.home() / ".cache" / "bertkit")) / "onnx"
+    """``$BERTKIT_CACHE/onnx`` (default ``~/.cache/bertkit/onnx``)."""
+    return bertkit_cache_root() / "onnx"
 
 
 def content_hash(module: nn.Module, input_names: list[str], output_names: list[str], dtype: str, signature: str = "") -> str:
@@ -124,16 +127,15 @@ def files_hash(directory: Path, module: nn.Module, input_names: list[str], outpu
     return h.hexdigest()[:24]
 
 
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-
 def _cached_sha256(path: Path, sha256_file) -> str:
-    """sha256 of a file, remembered for this process while its size and mtime stay the same."""
+    """sha256 of a file, remembered (bounded, thread-safe) while its size and mtime stay the same."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _SHA_CACHE:
-        _SHA_CACHE[key] = sha256_file(path)
-    return _SHA_CACHE[key]
+    return _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns, sha256_file)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int, sha256_file) -> str:
+    return sha256_file(Path(path))
 
 
 def _sample_inputs(input_names: list[str]) -> tuple[torch.Tensor, ...]:
@@ -159,8 +161,7 @@ def _export_fp32(module: nn.Module, input_names: list[str], output_names: list[s
     for m in models:
         m.set_attn_implementation("eager")
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
+        with torch.no_grad():  # its warnings are filtered once, at import (below): catch_warnings is not thread-safe
             torch.onnx.export(
                 module.eval(), _sample_inputs(input_names), str(raw), input_names=input_names,
                 output_names=output_names, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
@@ -210,18 +211,29 @@ def _quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     keep_fp32 = _after_gelu(onnx.load(str(src), load_external_data=False))
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantiser logs advice through the root logger
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            quantize_dynamic(
-                str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8, nodes_to_exclude=keep_fp32,
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
-            )
-        finally:
-            root.setLevel(level)
+    quantize_dynamic(
+        str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8, nodes_to_exclude=keep_fp32,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
+    )
+
+
+# What tracing a transformers model for ONNX says every time (the export is checked against
+# torch after the fact instead), silenced by message, once at import, in every thread.
+warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"(transformers|bertkit)\.")
+warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
+warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export", category=DeprecationWarning)
+
+
+class _QuantiserAdvice(logging.Filter):
+    """Drops the advice ORT's quantiser logs through the root logger ("consider
+    pre-processing"), in every thread, without touching the root logger's level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno < logging.ERROR and f"onnxruntime{os.sep}quantization" in record.pathname)
+
+
+if not any(isinstance(f, _QuantiserAdvice) for f in logging.getLogger().filters):
+    logging.getLogger().addFilter(_QuantiserAdvice())  # once, at import
 
 
 def export_onnx(
@@ -251,14 +263,9 @@ def export_onnx(
         module = module() if not isinstance(module, nn.Module) else module
         key = content_hash(module, input_names, output_names, dtype, signature)
     target = cache_root() / key
-    config_path = target / "onnx_config.json"
-    if config_path.is_file():
-        try:
-            info = read_export_info(config_path)
-            if info.content_hash == key and (target / info.model_file).is_file():
-                return target, info
-        except ModelLoadError:
-            pass  # a stale entry from another version: export again
+    cached = _cached(target, key)
+    if cached is not None:
+        return target, cached
     target.parent.mkdir(parents=True, exist_ok=True)
     module = module() if not isinstance(module, nn.Module) else module
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
@@ -271,10 +278,22 @@ def export_onnx(
             fp32.unlink()
             model_file = "model_int8.onnx"
         info = ExportInfo(kind, model_file, dtype, list(input_names), list(output_names), max_length, key, optimized, **details)
-        (work / "onnx_config.json").write_text(json.dumps(asdict(info), indent=2))
+        finish_writing(work, info)
         shutil.rmtree(target, ignore_errors=True)  # a stale or incomplete entry
         os.replace(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return target, info
+
+
+def _cached(target: Path, key: str) -> ExportInfo | None:
+    """The verified cache entry ``target``, or None (absent, or damaged: then with a warning)."""
+    if not (target / CONFIG_FILE).is_file():
+        return None  # absent, or written by an older bertkit: export again
+    try:
+        info = read_export_info(target)
+    except ModelLoadError as exc:
+        warnings.warn(f"the cached ONNX export is damaged ({exc}); exporting it again", BertkitWarning, stacklevel=3)
+        return None
+    return info if info.content_hash == key else None

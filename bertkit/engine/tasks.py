@@ -1,7 +1,7 @@
 """Task graphs on the engine: export a model (ids -> outputs) and run it on ONNX Runtime.
 
-The embedding path has its own builder (``build.py``); classification and QA share this
-one. A task module takes the padded id tensors positionally and returns one tensor or a
+The embedding path builds its own (``bertkit.embeddings.engine``, a vector gate);
+classification and QA share this one. A task module takes the padded id tensors positionally and returns one tensor or a
 tuple; :func:`task_backend` exports it (cached by content hash), applies the int8 gate
 the task supplies the first time, honours a refusal recorded on real data, and returns
 an :class:`OnnxBackend`.
@@ -26,7 +26,7 @@ from torch import nn
 from bertkit.engine.backends import OnnxBackend, check_backend
 from bertkit.engine.onnx_export import ExportInfo, export_onnx, write_export_info
 from bertkit.engine.quality import INT8_MAX_METRIC_DROP
-from bertkit.errors import UsageError
+from bertkit.errors import ParameterError
 
 __all__ = ["TaskExport", "task_backend", "metric_gate", "record_refusal"]
 
@@ -66,7 +66,7 @@ def task_backend(
             info.refused = calibrate(backend, info)
             write_export_info(directory, info)
         if info.refused:
-            raise UsageError(f"int8 refused for {name}: {info.refused}; use --dtype fp32")
+            raise ParameterError("dtype", f"int8 refused for {name}: {info.refused}; use dtype fp32")
     return TaskExport(backend, directory, info)
 
 

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
 
-from bertkit.io.atomic import atomic_path
+from bertkit.io.atomic import FILE_MODE, atomic_path
 
-__all__ = ["sha256_file", "save_figure"]
+__all__ = ["sha256_file", "save_figure", "set_file_modes", "set_tree_modes"]
+
+
+def set_tree_modes(directory: str | os.PathLike) -> None:
+    """Give every file under ``directory`` the permissions a plain ``open()`` would
+    (0644 under the usual umask): safetensors, transformers and peft write 0600 files."""
+    root = Path(directory)
+    set_file_modes(root, (str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink()))
+
+
+def set_file_modes(root: Path, relative_paths) -> None:
+    """``set_tree_modes`` for the listed files under ``root`` only."""
+    for rel in relative_paths:
+        path = Path(root) / rel
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError):  # another user's file in a shared directory keeps its mode
+                os.chmod(path, FILE_MODE)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit.io.atomic import atomic_path
-from bertkit.io.writers import output_format
+from bertkit.io.formats import output_format
 
 __all__ = ["EmbeddingStreamWriter"]
 

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from bertkit.errors import UsageError
 from bertkit.io.atomic import atomic_path
+from bertkit.io.formats import OUTPUT_FORMATS, output_format
+from bertkit.io.stream import EmbeddingStreamWriter
 
 __all__ = ["OUTPUT_FORMATS", "output_format", "write_embeddings", "write_word_vectors"]
-
-OUTPUT_FORMATS = (".npy", ".parquet", ".jsonl")
-WORD_FORMATS = (".parquet", ".jsonl")
-
-
-def output_format(path: str, *, words: bool = False) -> str:
-    """The output format from the extension, validated before any work is done."""
-    suffix = Path(path).suffix.lower()
-    valid = WORD_FORMATS if words else OUTPUT_FORMATS
-    if suffix not in valid:
-        what = "word-vector output (--tokens)" if words else "output"
-        raise UsageError(f"{path}: unsupported {what} extension {suffix or '(none)'!r}; valid: {', '.join(valid)}")
-    return suffix
 
 
 def write_embeddings(path: str, texts: Sequence[str], vectors: np.ndarray) -> None:
     """Row i of ``vectors`` (float32) is the embedding of ``texts[i]`` (one chunk of the stream writer)."""
-    from bertkit.io.stream import EmbeddingStreamWriter
-
     vectors = np.asarray(vectors, dtype=np.float32)
     with EmbeddingStreamWriter(path, dim=vectors.shape[1] if vectors.ndim == 2 else 0, rows=len(vectors)) as writer:
         writer.write(texts, vectors)

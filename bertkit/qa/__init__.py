@@ -7,9 +7,10 @@ from bertkit.qa.explain import TokenProbabilities, plot_token_probabilities, tok
 from bertkit.qa.features import QAFeatures, build_features, label_window, truncate_questions
 from bertkit.qa.metric import exact_match_score, f1_score, normalize_answer, squad_v1, squad_v2
 from bertkit.qa.model import QAModel, SpanHead, span_loss
-from bertkit.qa.modeldir import QAConfig, load_qa_model, packaged_model_dir, save_qa_model
-from bertkit.qa.predict import Predictions, answer_questions
-from bertkit.qa.engine import SpanEngine, SpanGraph
+from bertkit.qa.modeldir import QAConfig, load_qa_model, save_qa_model
+from bertkit.qa.predict import Predictions, answer_questions, check_questions
+from bertkit.qa.reader import Reader, ReaderAnswer, load_reader
+from bertkit.qa.engine import SpanEngine, span_graph
 from bertkit.qa.squad import Answer, SquadData, SquadExample, parse_squad, read_squad
 from bertkit.qa.train import QATrainArgs, QATrainOutcome, train_qa
 
@@ -38,11 +39,14 @@ __all__ = [
     "QAConfig",
     "load_qa_model",
     "save_qa_model",
-    "packaged_model_dir",
     "Predictions",
     "answer_questions",
+    "check_questions",
+    "Reader",
+    "ReaderAnswer",
+    "load_reader",
     "SpanEngine",
-    "SpanGraph",
+    "span_graph",
     "EvalResult",
     "evaluate_squad",
     "write_predictions",

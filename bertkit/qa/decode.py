@@ -7,8 +7,12 @@ For one question with W windows:
    its left and right context, as in the original BERT code);
 2. in each window take the top-n start and top-n end positions among context tokens,
    and keep the pairs with end >= start and at most ``max_answer_length`` tokens;
-3. score = start logit + end logit; spans from all windows are merged, the same
-   character span found twice keeps its best score, and the n best are kept;
+3. score = start logit + end logit; each span is widened to whole words of the context
+   (a span never starts or ends inside a word: a sub-word piece such as ``##ver`` of
+   "Denver" becomes "Denver", like the transformers pipeline's ``align_to_words``; a
+   word is a run of letters and digits, so punctuation stays a boundary); spans from all
+   windows are merged, the same character span found twice keeps its best score, and
+   the n best are kept;
 4. the null ("no answer") score is the smallest ``[CLS]`` score over the windows; with
    ``with_null`` the answer is "no answer" when null score - best span score exceeds
    ``null_threshold``;
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Candidate", "Decoded", "max_context_mask", "decode_spans"]
+__all__ = ["Candidate", "Decoded", "align_to_words", "max_context_mask", "decode_spans"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,16 @@ def max_context_mask(offsets: Sequence[np.ndarray], context_mask: Sequence[np.nd
             keep[pos] = best[(int(offs[pos, 0]), int(offs[pos, 1]))][1] == w
         out.append(keep)
     return out
+
+
+def align_to_words(context: str, start: int, end: int) -> tuple[int, int]:
+    """Widen the character span ``[start, end)`` so it neither starts nor ends inside a word
+    (a maximal run of ``str.isalnum`` characters) of ``context``."""
+    while 0 < start < len(context) and context[start - 1].isalnum() and context[start].isalnum():
+        start -= 1
+    while 0 < end < len(context) and context[end - 1].isalnum() and context[end].isalnum():
+        end += 1
+    return start, end
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -134,7 +148,7 @@ def decode_spans(
         c = cls_index[w]
         null_score = min(null_score, float(start[c] + end[c]))
         for score, s, e in _window_spans(start, end, mask & starts_ok[w], mask, n_best, max_answer_length):
-            key = (int(offs[s, 0]), int(offs[e, 1]))
+            key = align_to_words(context, int(offs[s, 0]), int(offs[e, 1]))
             if key[1] > key[0] and score > found.get(key, -np.inf):
                 found[key] = score
     ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:n_best]

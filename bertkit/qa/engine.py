@@ -3,30 +3,34 @@ with the int8 gate on F1."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 from torch import Tensor, nn
 
-from bertkit.engine.backends import ONNX_ON_GPU, check_backend
+from bertkit.engine.backends import ONNX_ON_GPU, OnnxBackend, check_backend
 from bertkit.engine.tasks import TaskExport, metric_gate, task_backend
 from bertkit.errors import UsageError
-from bertkit.qa.model import QAModel
+from bertkit.encoder.forward import EncoderOutput
+from bertkit.engine.graph import EncoderGraph
+from bertkit.qa.model import QAModel, SpanHead, span_logits
 from bertkit.qa.modeldir import QAConfig
 
-__all__ = ["SpanGraph", "SpanEngine", "calibration_f1"]
+__all__ = ["SpanLogits", "span_graph", "SpanEngine", "calibration_f1"]
 
 
-class SpanGraph(nn.Module):
-    """ids -> start and end logits, padding masked. # (B, T) x k -> (B, T), (B, T)"""
+class SpanLogits(nn.Module):
+    """EncoderOutput -> start and end logits, padding masked. # -> (B, T), (B, T)"""
 
-    def __init__(self, model: QAModel) -> None:
+    def __init__(self, head: SpanHead) -> None:
         super().__init__()
-        self.model = model
-        self.input_names = list(model.wrapped.input_keys)
+        self.head = head
 
-    def forward(self, *inputs: Tensor) -> tuple[Tensor, Tensor]:
-        return self.model(dict(zip(self.input_names, inputs)))
+    def forward(self, out: EncoderOutput) -> tuple[Tensor, Tensor]:
+        return span_logits(self.head, out)
+
+
+def span_graph(model: QAModel) -> EncoderGraph:
+    """ids -> start and end logits on the engine's one forward. # (B, T) x k -> (B, T), (B, T)"""
+    return EncoderGraph(model.encoder, SpanLogits(model.head), model.wrapped.input_keys, hidden_states=False, pooler=False).eval()
 
 
 class SpanEngine:
@@ -44,23 +48,32 @@ class SpanEngine:
         self.model, self.config = model, config
         self.backend_name, self.dtype, self.name = backend, dtype, name
         self.export: TaskExport | None = None
+        self._onnx: OnnxBackend | None = None
         if backend == "onnx":
             self.export = self._build()
+            self._onnx = self.export.backend
+
+    @classmethod
+    def over(cls, model: QAModel, config: QAConfig, backend: OnnxBackend, dtype: str) -> "SpanEngine":
+        """An engine over an ONNX session already open (an int8 candidate under calibration)."""
+        engine = cls(model, config, backend="torch", dtype=model.wrapped.dtype)
+        engine.backend_name, engine.dtype, engine._onnx = "onnx", dtype, backend
+        return engine
 
     def logits(self, batch: dict[str, Tensor]) -> tuple[np.ndarray, np.ndarray]:
         """# (B, T) each, float32"""
-        if self.export is None:
+        if self._onnx is None:
             start, end = self.model(batch)
             return start.float().cpu().numpy(), end.float().cpu().numpy()
-        start, end = self.export.backend.run_all(batch)
+        start, end = self._onnx.run_all(batch)
         return start, end
 
     def _build(self) -> TaskExport:
-        graph = SpanGraph(self.model).eval()
+        graph = span_graph(self.model)
 
         def calibrate(candidate, info) -> str | None:
             fp32 = calibration_f1(self.model, self.config, None)
-            int8 = calibration_f1(self.model, self.config, SimpleNamespace(logits=lambda batch: tuple(candidate.run_all(batch))))
+            int8 = calibration_f1(self.model, self.config, SpanEngine.over(self.model, self.config, candidate, self.dtype))
             info.calibration_f1 = int8
             return metric_gate("F1", fp32, int8, "the calibration questions")
 
@@ -70,7 +83,7 @@ class SpanEngine:
         )
 
 
-def calibration_f1(model: QAModel, config: QAConfig, engine) -> float:
+def calibration_f1(model: QAModel, config: QAConfig, engine: SpanEngine | None) -> float:
     """SQuAD F1 (0-100) on the built-in calibration questions, always giving the best span."""
     import math
 

@@ -7,16 +7,20 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bertkit.engine.quality import INT8_MAX_METRIC_DROP
 from bertkit.engine.tasks import metric_gate, record_refusal
-from bertkit.errors import UsageError
+from bertkit.errors import ParameterError
 from bertkit.io.atomic import atomic_write_text
 from bertkit.qa.metric import squad_v1, squad_v2
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import QAConfig
 from bertkit.qa.predict import answer_questions
 from bertkit.qa.squad import SquadData
+
+if TYPE_CHECKING:
+    from bertkit.qa.engine import SpanEngine
 
 __all__ = ["EvalResult", "evaluate_squad", "write_predictions"]
 
@@ -48,7 +52,7 @@ def evaluate_squad(
     batch_size: int = 32,
     null_threshold: float | None = None,
     progress: bool = False,
-    engine=None,
+    engine: SpanEngine | None = None,
 ) -> EvalResult:
     """Predict every question of ``data`` and score it (v2.0 metric for SQuAD 2.0 data).
 
@@ -78,7 +82,7 @@ def evaluate_squad(
         reason = metric_gate("F1", reference.f1, result.f1, f"these {len(data.examples)} questions")
         if reason:
             record_refusal(engine.export, reason)
-            raise UsageError(f"int8 refused for {engine.name}: {reason}; use --dtype fp32")
+            raise ParameterError("dtype", f"int8 refused for {engine.name}: {reason}; use dtype fp32")
         result.int8_gate = {"fp32_f1": reference.f1, "int8_f1": result.f1, "max_drop_points": INT8_MAX_METRIC_DROP}
     return result
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bertkit.encoder.encoder import Encoder, Windows
-from bertkit.errors import UsageError
+from bertkit.errors import ParameterError
 
 __all__ = ["QAFeatures", "truncate_questions", "build_features", "label_window", "check_lengths"]
 
@@ -46,18 +46,23 @@ class QAFeatures:
 def check_lengths(max_length: int, doc_stride: int, max_question_length: int) -> None:
     """Raise a UsageError unless question, stride and special tokens fit in a window."""
     if max_question_length < 1:
-        raise UsageError(f"--max-question-length must be >= 1, got {max_question_length}")
+        raise ParameterError("max_question_length", f"max_question_length must be >= 1, got {max_question_length}")
     if doc_stride < 0:
-        raise UsageError(f"--doc-stride must be >= 0, got {doc_stride}")
+        raise ParameterError("doc_stride", f"doc_stride must be >= 0, got {doc_stride}")
     if max_question_length + doc_stride + 4 > max_length:
-        raise UsageError(
-            f"--max-length {max_length} leaves no room for context: it must exceed "
-            f"--max-question-length ({max_question_length}) + --doc-stride ({doc_stride}) + 4 special tokens"
+        raise ParameterError(
+            "max_length",
+            f"max_length {max_length} leaves no room for context: it must exceed "
+            f"max_question_length ({max_question_length}) + doc_stride ({doc_stride}) + 4 special tokens",
+            "max_question_length", "doc_stride",
         )
 
 
 def truncate_questions(tokenizer, questions: Sequence[str], max_tokens: int) -> tuple[list[str], int]:
-    """Cut each question after ``max_tokens`` tokens; returns (questions, number cut)."""
+    """Cut each question after ``max_tokens`` tokens; returns (questions, number cut).
+
+    ``tokenizer``: a fast tokenizer, or :meth:`Encoder.encode` (the same call, thread-safe).
+    """
     enc = tokenizer(list(questions), add_special_tokens=False, return_offsets_mapping=True)
     out: list[str] = []
     cut = 0
@@ -106,7 +111,7 @@ def build_features(
         raise ValueError(f"{len(questions)} questions but {len(contexts)} contexts")
     check_lengths(encoder.max_length, doc_stride, max_question_length)
     tokenizer = encoder.tokenizer
-    questions, cut = truncate_questions(tokenizer, questions, max_question_length)
+    questions, cut = truncate_questions(encoder.encode, questions, max_question_length)  # locked: thread-safe
     windows = encoder.tokenize(questions, list(contexts), windows=True, stride=doc_stride, offsets=True, sequence_ids=True)
     cls_id = tokenizer.cls_token_id
     offsets_list: list[np.ndarray] = []

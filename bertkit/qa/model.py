@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bertkit.encoder.encoder import Encoder
+from bertkit.encoder.encoder import Encoder, EncoderOutput
 
-__all__ = ["NEG_INF", "SpanHead", "QAModel", "span_loss", "masked_logits"]
+__all__ = ["NEG_INF", "SpanHead", "QAModel", "span_loss", "masked_logits", "span_logits"]
 
 NEG_INF = -1e4  # logit given to padding (finite: safe in bf16 and in softmax)
 
@@ -42,6 +42,12 @@ class SpanHead(nn.Module):
         return logits[..., 0], logits[..., 1]
 
 
+def span_logits(head: SpanHead, out: EncoderOutput) -> tuple[Tensor, Tensor]:
+    """Start and end logits in float32, padding masked: what torch and ONNX both run. # -> (B, T), (B, T)"""
+    start, end = head(out.last_hidden_state)
+    return masked_logits(start.float(), out.attention_mask), masked_logits(end.float(), out.attention_mask)
+
+
 class QAModel(nn.Module):
     """Encoder + span head. Parameters: ``encoder.*`` (the bare encoder) and ``head.*``."""
 
@@ -63,9 +69,7 @@ class QAModel(nn.Module):
         """Padded batch (each (B, T)) -> start and end logits (B, T) in fp32, padding masked."""
         out = self._encoder.forward(batch)
         with self._encoder.autocast():
-            start, end = self.head(out.last_hidden_state)  # (B, T) each
-        mask = batch["attention_mask"]
-        return masked_logits(start.float(), mask), masked_logits(end.float(), mask)
+            return span_logits(self.head, out)  # (B, T) each
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         start, end = self(batch)

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bertkit.errors import InputError
+from bertkit.errors import InputError, ParameterError
 from bertkit.qa.decode import Decoded, decode_spans
 from bertkit.qa.features import QAFeatures, build_features
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import QAConfig
 
-__all__ = ["MAX_BATCH_TOKENS", "Predictions", "window_logits", "answer_questions"]
+if TYPE_CHECKING:
+    from bertkit.qa.engine import SpanEngine
+
+__all__ = ["MAX_BATCH_TOKENS", "Predictions", "window_logits", "check_questions", "answer_questions"]
 
 MAX_BATCH_TOKENS = 2048  # padded tokens per batch (fastest on this CPU for 384-token windows)
 
@@ -41,7 +45,7 @@ def window_logits(
     batch_size: int = 32,
     progress: bool = False,
     max_tokens: int | None = MAX_BATCH_TOKENS,
-    engine=None,
+    engine: SpanEngine | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Start and end logits of every window, each trimmed to the window's length.
 
@@ -54,7 +58,8 @@ def window_logits(
     starts: list[np.ndarray | None] = [None] * len(features)
     ends: list[np.ndarray | None] = [None] * len(features)
     was_training = model.training
-    model.eval()
+    if was_training:  # a model mid-training; a loaded one is already in eval mode (never toggled: thread-safe)
+        model.eval()
     with torch.inference_mode(), tqdm(total=len(features), unit="window", disable=not progress, leave=False) as bar:
         for idx, batch in encoder.batches(features.windows, batch_size, max_tokens):
             if engine is None:
@@ -66,8 +71,30 @@ def window_logits(
                 n = len(features.windows.features[w]["input_ids"])
                 starts[w], ends[w] = start[row, :n], end[row, :n]
             bar.update(len(idx))
-    model.train(was_training)
+    if was_training:
+        model.train()
     return starts, ends  # type: ignore[return-value]
+
+
+def check_questions(
+    questions: Sequence[str], contexts: Sequence[str], where: Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Questions and contexts as lists; the one place they are validated (library and CLI).
+
+    Their counts must match (a ParameterError naming ``contexts``) and none may be empty
+    (an InputError naming ``where[i]``, default ``question i+1``, e.g. ``qs.jsonl, line 3``).
+    """
+    if isinstance(questions, str) or isinstance(contexts, str):
+        raise ParameterError("questions", "questions and contexts must be lists of strings, not one string")
+    questions, contexts = list(questions), list(contexts)
+    if len(questions) != len(contexts):
+        raise ParameterError("contexts", f"{len(questions)} questions but {len(contexts)} contexts")
+    for i, (q, c) in enumerate(zip(questions, contexts)):
+        label = where[i] if where is not None else f"question {i + 1}"
+        for field, value in (("question", q), ("context", c)):
+            if not isinstance(value, str) or not value.strip():
+                raise InputError(f"{label}: empty {field}")
+    return questions, contexts
 
 
 def answer_questions(
@@ -81,18 +108,14 @@ def answer_questions(
     max_answer_length: int | None = None,
     null_threshold: float | None = None,
     progress: bool = False,
-    engine=None,
+    engine: SpanEngine | None = None,
 ) -> Predictions:
     """Decode the best answers (n-best candidates) for each (question, context) pair.
 
     The model says "no answer" (``Decoded.answer is None``) only when it was trained
     with unanswerable questions (``config.version_2``) and the null score wins.
     """
-    for i, (q, c) in enumerate(zip(questions, contexts)):
-        if not q.strip():
-            raise InputError(f"question {i + 1}: empty question")
-        if not c.strip():
-            raise InputError(f"question {i + 1}: empty context")
+    questions, contexts = check_questions(questions, contexts)
     features = build_features(
         model.wrapped, questions, contexts, doc_stride=config.doc_stride, max_question_length=config.max_question_length
     )

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from bertkit.encoder.batching import pad_batch
 from bertkit.encoder.encoder import Encoder
-from bertkit.errors import UsageError
+from bertkit.errors import InputError, ParameterError
 from bertkit.qa.evaluate import EvalResult, evaluate_squad
 from bertkit.qa.features import QAFeatures, build_features, check_lengths
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import WEIGHT_DTYPES, QAConfig, load_weights_into, read_config, save_qa_model
 from bertkit.qa.squad import SquadData, read_squad
-from bertkit.training import TrainConfig, Trainer, TrainResult, grouped_batches, plot_training_curves, seed_everything
+from bertkit.training import TrainConfig, Trainer, TrainResult, ddp, grouped_batches, plot_training_curves, seed_everything
 
 __all__ = ["QATrainArgs", "QATrainOutcome", "train_qa"]
 
@@ -74,17 +74,24 @@ class _Batches(Sequence):
         return batch
 
 
+def _resume_args(args: QATrainArgs, config: QAConfig, base, init, train_path) -> dict:
+    """The arguments a resumed run must share with its checkpoint (model shape, batches, data)."""
+    shaping = {k: v for k, v in asdict(args).items() if k not in ("checkpoint_every", "eval_batch_size", "weights_dtype")}
+    shaping.update({k: v for k, v in asdict(config).items() if k not in ("training", "null_threshold", "weights_dtype")})
+    return {**shaping, "base": base, "init": init, "train": train_path}
+
+
 def _check_args(args: QATrainArgs, config: QAConfig) -> None:
     if args.epochs < 1:
-        raise UsageError(f"--epochs must be >= 1, got {args.epochs}")
+        raise ParameterError("epochs", f"epochs must be >= 1, got {args.epochs}")
     if args.lr <= 0:
-        raise UsageError(f"--lr must be > 0, got {args.lr}")
+        raise ParameterError("lr", f"lr must be > 0, got {args.lr}")
     if args.dtype not in ("fp32", "bf16"):
-        raise UsageError(f"training --dtype must be fp32 or bf16, got {args.dtype!r}")
+        raise ParameterError("dtype", f"training dtype must be fp32 or bf16, got {args.dtype!r}")
     if args.weights_dtype not in WEIGHT_DTYPES:
-        raise UsageError(f"--save-dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {args.weights_dtype!r}")
+        raise ParameterError("weights_dtype", f"weights_dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {args.weights_dtype!r}")
     if args.train_layers is not None and args.train_layers < 0:
-        raise UsageError(f"--train-layers must be >= 0 (or 'all'), got {args.train_layers}")
+        raise ParameterError("train_layers", f"train_layers must be >= 0 (or 'all'), got {args.train_layers}")
     check_lengths(config.max_length, config.doc_stride, config.max_question_length)
 
 
@@ -105,73 +112,108 @@ def train_qa(
     """Train on ``train_path`` (SQuAD JSON), evaluate on ``dev_path`` each epoch, save to ``out_dir``.
 
     ``init`` starts from a trained QA model directory (its head and trained layers) on the
-    same base encoder, e.g. to continue training for another epoch.
+    same base encoder, e.g. to continue training for another epoch. ``config`` and
+    ``args`` are read, never changed: the outcome holds the config that was saved.
     """
     config = config or QAConfig()
     args = args or QATrainArgs()
     _check_args(args, config)
+    rank = ddp.setup()  # under torchrun: join the group (and pin this rank's GPU) before loading
+    if not rank.main:
+        log, progress = (lambda message: None), False
     train = read_squad(train_path)
     dev = read_squad(dev_path) if dev_path is not None else None
     examples = [e for e in train.examples if e.trainable][: args.limit]
     if not examples:
-        raise UsageError(f"{train_path}: no usable training questions")
-
+        raise InputError(f"{train_path}: no usable training questions")
     seed_everything(args.seed)
+    model, init_config = _build_model(base, device, config, args, init)
+    config = replace(  # a copy: what this run trains
+        config, base_model=_base_name(base), version_2=train.version_2, train_layers=args.train_layers,
+        weights_dtype=args.weights_dtype,
+    )
+    log(f"train: {train.summary()}" + (f"\ndev: {dev.summary()}" if dev is not None else ""))
+    features = _train_features(model.wrapped, examples, config, log)
+    run = _Run(train_path, dev_path, base, init, init_config, len(examples))
+    trainer = _trainer(model, features, config, args, dev, run, out_dir, progress, log)
+    result = trainer.fit(resume=resume)
+    if not rank.main:  # rank 0 evaluates and writes the model directory
+        return QATrainOutcome(model, config, result, train, features)
+    return _save(model, config, args, result, train, features, dev, run, out_dir)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Where a training run's data and starting point came from (for resume and the saved config)."""
+
+    train_path: str | os.PathLike
+    dev_path: str | os.PathLike | None
+    base: str | os.PathLike | None
+    init: str | os.PathLike | None
+    init_config: QAConfig | None
+    questions: int
+
+
+def _base_name(base: str | os.PathLike | None) -> str:
+    return "default" if base is None else str(Path(base).expanduser().resolve())
+
+
+def _build_model(base, device: str, config: QAConfig, args: QATrainArgs, init) -> tuple[QAModel, QAConfig | None]:
+    """The span model on the base encoder (from ``init``'s weights when given), its trainable set chosen."""
     encoder = Encoder(base, device=device, max_length=config.max_length)
-    encoder_layers = encoder.num_layers
-    if args.train_layers is not None and args.train_layers > encoder_layers:
-        raise UsageError(f"--train-layers {args.train_layers} exceeds the encoder's {encoder_layers} layers")
+    if args.train_layers is not None and args.train_layers > encoder.num_layers:
+        raise ParameterError("train_layers", f"train_layers {args.train_layers} exceeds the encoder's {encoder.num_layers} layers")
     model = QAModel(encoder)
     init_config = None
     if init is not None:
         init_path, init_config = read_config(init)
-        wanted = "default" if base is None else str(Path(base).expanduser().resolve())
-        if init_config.base_model != wanted:
-            raise UsageError(f"--init {init_path} was trained on base {init_config.base_model!r}, not {wanted!r}")
+        if init_config.base_model != _base_name(base):
+            raise ParameterError("init", f"init {init_path} was trained on base {init_config.base_model!r}, not {_base_name(base)!r}")
         load_weights_into(model, init_path, init_config)
-    log(f"train: {train.summary()}")
-    if dev is not None:
-        log(f"dev: {dev.summary()}")
-    trainable = model.trainable_names(args.train_layers)
-    model.set_trainable(trainable)
+    model.set_trainable(model.trainable_names(args.train_layers))
+    return model, init_config
 
+
+def _train_features(encoder: Encoder, examples, config: QAConfig, log) -> QAFeatures:
+    """Windows with start/end labels for the training questions."""
     spans = [None if e.is_impossible else (e.answers[0].start, e.answers[0].end) for e in examples]
     features = build_features(
         encoder, [e.question for e in examples], [e.context for e in examples],
         doc_stride=config.doc_stride, max_question_length=config.max_question_length, answers=spans,
     )
+    cut = features.questions_truncated
     log(
         f"{len(examples)} training questions -> {len(features)} windows of <= {config.max_length} tokens"
-        + (f"; {features.questions_truncated} question(s) cut to {config.max_question_length} tokens" if features.questions_truncated else "")
+        + (f"; {cut} question(s) cut to {config.max_question_length} tokens" if cut else "")
     )
-    config.base_model = "default" if base is None else str(Path(base).expanduser().resolve())
-    config.version_2 = train.version_2
-    config.train_layers = args.train_layers
-    config.weights_dtype = args.weights_dtype
+    return features
 
+
+def _trainer(model: QAModel, features: QAFeatures, config: QAConfig, args: QATrainArgs, dev, run: _Run, out_dir, progress, log) -> Trainer:
+    """The shared Trainer over length-grouped window batches, scoring F1 on ``dev`` each epoch."""
+    encoder = model.wrapped
     pad_id = encoder.tokenizer.pad_token_id or 0
     lengths = features.windows.lengths
+    trainable = model.trainable_names(args.train_layers)
 
     def batches(epoch: int) -> _Batches:
         order = grouped_batches(lengths, args.batch_size, seed=args.seed, epoch=epoch)
         return _Batches(features, order, pad_id, encoder.input_keys)
 
-    def loss_fn(m: QAModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return m.loss(m.to_device_batch(batch))
-
     def evaluate(m: QAModel) -> dict[str, float]:
         result = evaluate_squad(m, config, dev, batch_size=args.eval_batch_size)
         return {"f1": result.f1, "exact": result.exact}
 
-    trainer = Trainer(
+    return Trainer(
         model,
         batches,
-        loss_fn,
+        lambda m, batch: m.loss(m.to_device_batch(batch)),
         evaluate if dev is not None else None,
         TrainConfig(
             epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
             max_grad_norm=args.max_grad_norm, dtype=args.dtype, metric="f1", seed=args.seed,
-            checkpoint_every=args.checkpoint_every, encoder_prefix="encoder.", num_layers=encoder_layers,
+            checkpoint_every=args.checkpoint_every, encoder_prefix="encoder.", num_layers=encoder.num_layers,
+            resume_args=_resume_args(args, config, run.base, run.init, run.train_path),
         ),
         out_dir=out_dir,
         freeze=lambda m, frozen: m.set_trainable([n for n in trainable if n.startswith("head.")] if frozen else trainable),
@@ -179,22 +221,27 @@ def train_qa(
         progress=progress,
         log=log,
     )
-    result = trainer.fit(resume=resume)
+
+
+def _save(model: QAModel, config: QAConfig, args: QATrainArgs, result: TrainResult, train: SquadData, features, dev, run: _Run, out_dir) -> QATrainOutcome:
+    """Score the final model on dev, record the run in (a copy of) the config, write the directory."""
     dev_result = evaluate_squad(model, config, dev, batch_size=args.eval_batch_size) if dev is not None else None
-    config.training = {
-        "train_file": Path(train_path).name,
-        "init": str(init) if init is not None else None,
-        "dev_file": Path(dev_path).name if dev_path is not None else None,
-        "questions": len(examples),
+    before = run.init_config.training.get("total_seconds", run.init_config.training.get("seconds", 0)) if run.init_config else 0
+    config = replace(config, training={
+        "train_file": Path(run.train_path).name,
+        "init": str(run.init) if run.init is not None else None,
+        "dev_file": Path(run.dev_path).name if run.dev_path is not None else None,
+        "questions": run.questions,
         "windows": len(features),
         "seconds": round(result.seconds, 1),
-        "total_seconds": round(result.seconds + (init_config.training.get("total_seconds", init_config.training.get("seconds", 0)) if init is not None else 0), 1),
+        "total_seconds": round(result.seconds + before, 1),
         "steps": result.steps,
         "args": asdict(args),
         "dev": {k: round(v, 3) for k, v in dev_result.metrics.items()} if dev_result is not None else None,
-    }
+    })
+    curves = None
+    if result.history:  # before saving, so that the manifest covers it
+        curves = plot_training_curves(result.history, Path(out_dir) / "training_curves.png", title="QA training")
     out = save_qa_model(model, config, out_dir)
-    files = [out]
-    if result.history:
-        files.append(plot_training_curves(result.history, out / "training_curves.png", title="QA training"))
+    files = [out] + ([curves] if curves is not None else [])
     return QATrainOutcome(model, config, result, train, features, dev_result, files)

@@ -22,11 +22,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from bertkit.errors import BertkitError
+from bertkit.io.atomic import DIR_MODE, atomic_path, set_file_mode
+
 __all__ = [
     "TrainState", "save_checkpoint", "load_checkpoint", "find_checkpoint", "save_weights", "load_weights", "state_tensors",
+    "CheckpointError", "check_resume_args", "resume_args",
 ]
 
 STATE_FILE = "state.json"
@@ -64,13 +69,10 @@ def state_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_weights(module: nn.Module, path: str | os.PathLike) -> None:
-    """A module's state dict to safetensors, atomically."""
-    path = Path(path)
+    """A module's state dict to safetensors, atomically, readable as the umask allows (0644)."""
     state = state_tensors(module)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(state, str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp))
 
 
 def load_weights(module: nn.Module, path: str | os.PathLike, strict: bool = True) -> None:
@@ -138,6 +140,9 @@ def save_checkpoint(
             meta["scheduler"] = _json_safe(scheduler.state_dict())
         save_file(tensors, str(tmp / OPTIM_FILE))
         (tmp / STATE_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        for file in tmp.iterdir():
+            set_file_mode(file)
+        os.chmod(tmp, DIR_MODE)  # mkdtemp makes 0700
         old = target.with_name(target.name + ".old")
         if target.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -164,21 +169,93 @@ def load_checkpoint(
     model: nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    *,
+    expected_args: dict | None = None,
 ) -> TrainState:
-    """Restore model, optimizer, scheduler and RNG from a checkpoint; return the TrainState."""
+    """Restore model, optimizer, scheduler and RNG from a checkpoint; return the TrainState.
+
+    A damaged file raises :class:`CheckpointError` naming it; ``expected_args`` (the
+    arguments that shape the model and the optimizer, stored in ``state.extra["args"]``
+    when the run began) must match those the checkpoint was made with.
+    """
     path = find_checkpoint(directory)
     if path is None:
         raise FileNotFoundError(f"no complete checkpoint in {directory}")
-    meta = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
+    meta = _read_meta(path)
+    if expected_args is not None:
+        check_resume_args(path, meta["state"].get("extra", {}).get("args"), expected_args)
     device = next(iter(model.parameters())).device
-    model.load_state_dict(load_file(str(path / MODEL_FILE), device=str(device)))
-    tensors = load_file(str(path / OPTIM_FILE))
-    torch.set_rng_state(tensors["rng.torch"])
-    cuda_states = [tensors[k] for k in sorted(t for t in tensors if t.startswith("rng.cuda."))]
-    if cuda_states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(cuda_states)
-    if optimizer is not None and "optimizer" in meta:
-        optimizer.load_state_dict(_optimizer_join(tensors, meta["optimizer"]))
-    if scheduler is not None and "scheduler" in meta:
-        scheduler.load_state_dict(meta["scheduler"])
-    return TrainState(**meta["state"])
+    try:
+        model.load_state_dict(_load_tensors(path / MODEL_FILE, str(device)))
+        tensors = _load_tensors(path / OPTIM_FILE, "cpu")
+        torch.set_rng_state(tensors["rng.torch"])
+        cuda_states = [tensors[k] for k in sorted(t for t in tensors if t.startswith("rng.cuda."))]
+        if cuda_states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda_states)
+        if optimizer is not None and "optimizer" in meta:
+            optimizer.load_state_dict(_optimizer_join(tensors, meta["optimizer"]))
+        if scheduler is not None and "scheduler" in meta:
+            scheduler.load_state_dict(meta["scheduler"])
+        return TrainState(**meta["state"])
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{path}: the checkpoint does not fit this run ({_first_line(exc)}); {START_OVER}"
+        ) from None
+
+
+NOT_SHAPING = ("resume", "progress", "cache_dir", "no_cache", "device", "checkpoint_every", "patience", "out")
+
+
+def resume_args(options, ignore: tuple[str, ...] = NOT_SHAPING) -> dict:
+    """A task's option dataclass as the arguments a resumed run must share with its checkpoint
+    (for ``TrainConfig.resume_args``): all fields but those that do not shape the run."""
+    return {k: v for k, v in asdict(options).items() if k not in ignore}
+
+
+START_OVER = "run the same command without --resume to start over (the checkpoint is then replaced)"
+
+
+class CheckpointError(BertkitError):
+    """A checkpoint that is damaged, or that was made with other arguments than this run's."""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
+def _read_meta(path: Path) -> dict:
+    file = path / STATE_FILE
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or not isinstance(meta.get("state"), dict):
+            raise ValueError("no 'state' object")
+        return meta
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{file}: damaged checkpoint (truncated or not JSON: {_first_line(exc)}); {START_OVER}") from None
+
+
+def _load_tensors(file: Path, device: str) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(file), device=device)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{file}: damaged checkpoint (truncated or not safetensors: {_first_line(exc)}); {START_OVER}") from None
+
+
+def check_resume_args(path: Path, saved: dict | None, current: dict) -> None:
+    """Refuse resuming with arguments that shape the model or the optimizer differently."""
+    if saved is None:
+        return  # a checkpoint from before the arguments were recorded
+    current = json.loads(json.dumps(current, default=str))
+    changed = [
+        f"{key} {saved.get(key, '(unset)')!r} -> {current.get(key, '(unset)')!r}"
+        for key in sorted(set(saved) | set(current))
+        if saved.get(key) != current.get(key)
+    ]
+    if changed:
+        raise CheckpointError(
+            f"--resume with changed arguments: {', '.join(changed)} (checkpoint {path}); resume with the original "
+            "arguments, or run without --resume to start over"
+        )

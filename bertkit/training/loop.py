@@ -11,6 +11,11 @@ The task supplies four things::
 A run killed at any point continues with ``fit(resume=True)`` from its last checkpoint,
 mid-epoch included: batch order depends only on (seed, epoch), so the finished batches
 of the current epoch are skipped and the RNG state is restored.
+
+Under ``torchrun`` (see :mod:`bertkit.training.ddp`) the same call trains data-parallel:
+each step takes one batch per rank, DistributedDataParallel averages the gradients,
+rank 0 evaluates and broadcasts its metrics, and only rank 0 writes checkpoints, the
+best weights and the history.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from bertkit.training import ddp
 from bertkit.training.checkpoint import TrainState, find_checkpoint, load_checkpoint, load_weights, save_checkpoint, save_weights
 from bertkit.training.optim import build_optimizer, build_param_groups, linear_schedule
 from bertkit.training.seed import seed_everything
@@ -57,6 +63,13 @@ class TrainConfig:
     encoder_prefix: str = "encoder."
     num_layers: int | None = None  # encoder layers, for layer_lr_decay (None: from names)
     keep_checkpoint: bool = False  # keep the last checkpoint after a finished run
+    resume_args: dict = field(default_factory=dict)  # the task's model-shaping arguments; a resume must match them
+
+    def shaping_args(self) -> dict:
+        """What a checkpoint must have been made with to be resumed: these settings + ``resume_args``."""
+        keys = ("epochs", "lr", "weight_decay", "warmup_ratio", "layer_lr_decay", "max_grad_norm", "dtype",
+                "freeze_epochs", "seed", "encoder_prefix", "num_layers")
+        return json.loads(json.dumps({**{k: getattr(self, k) for k in keys}, **self.resume_args}, default=str))
 
     def __post_init__(self) -> None:
         if self.dtype not in ("fp32", "bf16"):
@@ -125,6 +138,7 @@ class Trainer:
         self.progress = progress
         self.log = log or (lambda message: None)
         self.device = next(iter(model.parameters())).device
+        self.dist = ddp.current()
 
     # -- pieces ----------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -137,8 +151,13 @@ class Trainer:
             return not math.isnan(value)
         return value > best if self.config.greater_is_better else value < best
 
+    @property
+    def _writes(self) -> bool:
+        """Whether this process writes files: there is an out_dir and it is rank 0 (or alone)."""
+        return self.out_dir is not None and self.dist.main
+
     def _checkpoint(self, optimizer, scheduler, state: TrainState) -> None:
-        if self.out_dir is not None:
+        if self._writes:
             save_checkpoint(self.out_dir / CHECKPOINT_DIR, self.model, optimizer, scheduler, state)
 
     def _run_evaluate(self) -> dict[str, float]:
@@ -152,98 +171,155 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainResult:
+        """Train; under torchrun every rank calls this and rank 0 alone writes files."""
         cfg = self.config
         seed_everything(cfg.seed)
-        steps_per_epoch = len(self.batches(0))
-        total_steps = steps_per_epoch * cfg.epochs
+        self.dist = ddp.setup()
+        if not self.dist.main:  # rank 0 reports for everybody
+            self.log = lambda message: None
+        steps_per_epoch = ddp.steps_in(len(self.batches(0)), self.dist.world)
+        optimizer, scheduler = self._optimizer(steps_per_epoch * cfg.epochs)
+        state, resumed_at = self._start_state(optimizer, scheduler, resume, steps_per_epoch)
+        start = time.perf_counter()
+        examples = 0
+        self.model.train()
+        while state.epoch < cfg.epochs:
+            epoch_start = time.perf_counter()
+            examples += self._train_epoch(state, optimizer, scheduler)
+            self._end_epoch(state, optimizer, scheduler, epoch_start)
+        return self._finish(state, resumed_at, start, ddp.all_sum(examples, self.dist))
+
+    def _optimizer(self, total_steps: int):
+        cfg = self.config
         groups = build_param_groups(
             self.model, lr=cfg.lr, weight_decay=cfg.weight_decay, layer_lr_decay=cfg.layer_lr_decay,
             num_layers=cfg.num_layers, encoder_prefix=cfg.encoder_prefix,
         )
         optimizer = build_optimizer(groups, cfg.lr)
-        scheduler = linear_schedule(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
-        state = TrainState(seed=cfg.seed)
-        resumed_at = None
+        return optimizer, linear_schedule(optimizer, round(cfg.warmup_ratio * total_steps), total_steps)
+
+    def _start_state(self, optimizer, scheduler, resume: bool, steps_per_epoch: int) -> tuple[TrainState, tuple[int, int] | None]:
+        """A fresh state, or the checkpoint's (every rank reads the one rank 0 wrote)."""
         if resume and self.out_dir is not None and find_checkpoint(self.out_dir / CHECKPOINT_DIR):
-            state = load_checkpoint(self.out_dir / CHECKPOINT_DIR, self.model, optimizer, scheduler)
-            resumed_at = (state.epoch, state.step_in_epoch)
+            state = load_checkpoint(self.out_dir / CHECKPOINT_DIR, self.model, optimizer, scheduler, expected_args=self.config.shaping_args())
+            if self.dist.active:  # rank 0's RNG state was saved: give each rank its own dropout stream again
+                torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank + state.global_step)
             self.log(f"resumed from checkpoint: epoch {state.epoch + 1}, step {state.step_in_epoch} of {steps_per_epoch}")
-        elif resume:
+            return state, (state.epoch, state.step_in_epoch)
+        if resume:
             self.log("no checkpoint to resume from; starting from the beginning")
-        start = time.perf_counter()
+        if self.dist.active:
+            torch.manual_seed(self.config.seed + 1_000_003 * self.dist.rank)
+        return TrainState(seed=self.config.seed, extra={"args": self.config.shaping_args()}), None
+
+    def _runner(self) -> Callable[[Any], torch.Tensor]:
+        """batch -> loss; under torchrun through DistributedDataParallel (gradients averaged).
+
+        Built per epoch, after freezing: DDP syncs only the parameters that need grad when built.
+        """
+        if not self.dist.active:
+            return lambda batch: self.loss_fn(self.model, batch)
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(_LossModule(self.model, self.loss_fn), device_ids=device_ids, find_unused_parameters=True)
+
+    def _train_epoch(self, state: TrainState, optimizer, scheduler) -> int:
+        """Run the rest of ``state.epoch``; returns this rank's examples."""
+        cfg, info = self.config, self.dist
+        self.freeze(self.model, state.epoch < cfg.freeze_epochs)
+        batches = self.batches(state.epoch)
+        steps = ddp.steps_in(len(batches), info.world)
+        runner = self._runner()
+        bar = tqdm(
+            total=steps, initial=state.step_in_epoch, desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
+            unit="batch", disable=not (self.progress and info.main), leave=False,
+        )
         examples = 0
-        stopped_early = False
-        self.model.train()
-        while state.epoch < cfg.epochs:
-            epoch = state.epoch
-            frozen = epoch < cfg.freeze_epochs
-            self.freeze(self.model, frozen)
-            batches = self.batches(epoch)
-            epoch_start = time.perf_counter()
-            bar = tqdm(
-                total=len(batches), initial=state.step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                unit="batch", disable=not self.progress, leave=False,
-            )
-            for i in range(state.step_in_epoch, len(batches)):
-                batch = batches[i]
-                with self._autocast():
-                    loss = self.loss_fn(self.model, batch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.max_grad_norm:
-                    trainable = [p for p in self.model.parameters() if p.grad is not None]
-                    torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                state.running_loss += float(loss.detach())
-                state.step_in_epoch = i + 1
-                state.global_step += 1
-                examples += self.batch_size_of(batch)
-                bar.update(1)
-                bar.set_postfix(loss=f"{state.running_loss / state.step_in_epoch:.4f}")
-                if cfg.checkpoint_every and state.global_step % cfg.checkpoint_every == 0 and i + 1 < len(batches):
-                    self._checkpoint(optimizer, scheduler, state)
-            bar.close()
-            metrics = self._run_evaluate()
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": state.running_loss / max(1, len(batches)),
-                "lr": scheduler.get_last_lr()[0],
-                "frozen": frozen,
-                "seconds": round(time.perf_counter() - epoch_start, 3),
-                **metrics,
-            }
-            state.history.append(record)
-            self.log(_describe(record, cfg.metric))
-            value = metrics.get(cfg.metric)
-            if value is not None and self._better(value, state.best_metric):
-                state.best_metric, state.best_epoch, state.epochs_without_improvement = value, epoch + 1, 0
-                if self.out_dir is not None:
-                    save_weights(self.model, self.out_dir / BEST_FILE)
-            elif value is not None:
-                state.epochs_without_improvement += 1
-            state.epoch, state.step_in_epoch, state.running_loss = epoch + 1, 0, 0.0
-            if cfg.patience is not None and state.epochs_without_improvement >= cfg.patience and state.epoch < cfg.epochs:
-                stopped_early = True
-                state.extra["stopped_early"] = True
-                self.log(f"early stopping: no improvement in {cfg.metric} for {cfg.patience} epoch(s)")
-                state.epoch = cfg.epochs
-            self._checkpoint(optimizer, scheduler, state)
-        stopped_early = stopped_early or bool(state.extra.get("stopped_early"))
+        for step in range(state.step_in_epoch, steps):
+            batch = ddp.rank_batch(batches, step, info)
+            loss = self._step(runner, batch, optimizer, scheduler)
+            state.running_loss += ddp.all_sum(loss, info) / info.world
+            state.step_in_epoch = step + 1
+            state.global_step += 1
+            examples += self.batch_size_of(batch)
+            bar.update(1)
+            bar.set_postfix(loss=f"{state.running_loss / state.step_in_epoch:.4f}")
+            if cfg.checkpoint_every and state.global_step % cfg.checkpoint_every == 0 and step + 1 < steps:
+                self._checkpoint(optimizer, scheduler, state)
+        bar.close()
+        return examples
+
+    def _step(self, runner, batch, optimizer, scheduler) -> float:
+        with self._autocast():
+            loss = runner(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm:
+            trainable = [p for p in self.model.parameters() if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(trainable, self.config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        return float(loss.detach())
+
+    def _end_epoch(self, state: TrainState, optimizer, scheduler, epoch_start: float) -> None:
+        """Evaluate (rank 0; the others get its metrics), keep the best weights, stop early, checkpoint."""
+        cfg = self.config
+        epoch = state.epoch
+        metrics = ddp.broadcast(self._run_evaluate() if self.dist.main else None, self.dist)
+        steps = max(1, state.step_in_epoch)
+        record = {
+            "epoch": epoch + 1, "train_loss": state.running_loss / steps, "lr": scheduler.get_last_lr()[0],
+            "frozen": epoch < cfg.freeze_epochs, "seconds": round(time.perf_counter() - epoch_start, 3), **metrics,
+        }
+        state.history.append(record)
+        self.log(_describe(record, cfg.metric))
+        value = metrics.get(cfg.metric)
+        if value is not None and self._better(value, state.best_metric):
+            state.best_metric, state.best_epoch, state.epochs_without_improvement = value, epoch + 1, 0
+            if self._writes:
+                save_weights(self.model, self.out_dir / BEST_FILE)
+        elif value is not None:
+            state.epochs_without_improvement += 1
+        state.epoch, state.step_in_epoch, state.running_loss = epoch + 1, 0, 0.0
+        if cfg.patience is not None and state.epochs_without_improvement >= cfg.patience and state.epoch < cfg.epochs:
+            state.extra["stopped_early"] = True
+            self.log(f"early stopping: no improvement in {cfg.metric} for {cfg.patience} epoch(s)")
+            state.epoch = cfg.epochs
+        self._checkpoint(optimizer, scheduler, state)
+
+    def _finish(self, state: TrainState, resumed_at, start: float, examples: float) -> TrainResult:
+        """Restore the best epoch's weights on every rank; rank 0 writes history and cleans up."""
+        cfg = self.config
         self.freeze(self.model, False)
+        ddp.barrier(self.dist)  # rank 0's best weights are on disk
         if self.out_dir is not None and state.best_epoch is not None and (self.out_dir / BEST_FILE).is_file():
             load_weights(self.model, self.out_dir / BEST_FILE)
         self.model.eval()
-        if self.out_dir is not None:
+        ddp.barrier(self.dist)  # every rank has read them
+        if self._writes:
             (self.out_dir / "history.json").write_text(json.dumps(state.history, indent=1), encoding="utf-8")
             if not cfg.keep_checkpoint:
                 shutil.rmtree(self.out_dir / CHECKPOINT_DIR, ignore_errors=True)
                 (self.out_dir / BEST_FILE).unlink(missing_ok=True)
         return TrainResult(
             history=state.history, best_metric=state.best_metric, best_epoch=state.best_epoch,
-            stopped_early=stopped_early, resumed_at=resumed_at, seconds=time.perf_counter() - start,
-            steps=state.global_step, examples=examples, extra={"config": asdict(cfg)},
+            stopped_early=bool(state.extra.get("stopped_early")), resumed_at=resumed_at,
+            seconds=time.perf_counter() - start, steps=state.global_step, examples=int(examples),
+            extra={"config": asdict(cfg), "world_size": self.dist.world},
         )
+
+
+class _LossModule(nn.Module):
+    """``loss_fn(model, batch)`` as a module's forward, so DDP sees (and syncs) the whole step."""
+
+    def __init__(self, model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor]) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        return self.loss_fn(self.model, batch)
 
 
 def _describe(record: dict, metric: str) -> str:

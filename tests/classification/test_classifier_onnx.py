@@ -56,9 +56,9 @@ def test_int8_refused_when_calibration_labels_drift(tiny_bert, train_csv, tmp_pa
 
 def test_validation_of_backend_and_device(tiny_bert, train_csv, tmp_path):
     out = _train(tiny_bert, train_csv, tmp_path / "m", mode="features")
-    with pytest.raises(UsageError, match="int8 runs on --backend onnx"):
-        load_classifier(out, dtype="int8")
-    with pytest.raises(UsageError, match="valid options: torch, onnx"):
+    with pytest.raises(UsageError, match="int8 runs on backend 'onnx'"):
+        load_classifier(out, backend="torch", dtype="int8")
+    with pytest.raises(UsageError, match="valid options: auto, torch, onnx"):
         load_classifier(out, backend="tensorrt")
     with pytest.raises(UsageError, match="runs on the CPU"):
         load_classifier(out, backend="onnx", device="cuda")
@@ -87,7 +87,7 @@ def test_shipped_model_int8_gate_on_evaluate(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match="int8 refused .* on dev.csv is 80.00"):
         evaluate_classifier(clf, str(data))
     export = clf.group_export(0)
-    assert "80.00" in read_export_info(export.directory / "onnx_config.json").refused
+    assert "80.00" in read_export_info(export.directory).refused
     with pytest.raises(UsageError, match="int8 refused .* on dev.csv is 80.00"):  # remembered for later runs
         load_classifier(backend="onnx", dtype="int8").predict(["fine"])
     assert load_classifier(backend="onnx").predict(["a gorgeous film"])[0].label == "positive"  # fp32 is not affected

@@ -52,5 +52,5 @@ def test_stratified_split_is_seeded_and_keeps_class_balance(tmp_path):
     assert sorted(dev.labels) == ["mid"] * 2 + ["neg"] * 4 + ["pos"] * 4
     assert stratified_split(ex, 0.2, seed=1)[1].texts == dev.texts
     assert stratified_split(ex, 0.2, seed=2)[1].texts != dev.texts
-    with pytest.raises(UsageError, match="dev-split"):
+    with pytest.raises(UsageError, match="dev_split"):
         stratified_split(ex, 1.5, seed=1)

@@ -104,7 +104,7 @@ def test_lora_stores_only_adapters(tiny_bert, train_csv, tmp_path):
     train_classifier(_opts(tiny_bert, train_csv, tmp_path / "l", pooling="attention", epochs=2, lora=4, lr=1e-2))
     files = {p.relative_to(tmp_path / "l").as_posix() for p in (tmp_path / "l").rglob("*") if p.is_file()}
     assert "adapter/adapter_model.safetensors" in files and "encoder/model.safetensors" in files
-    config = json.loads((tmp_path / "l" / "bertkit_classifier.json").read_text())
+    config = json.loads((tmp_path / "l" / "bertkit.json").read_text())
     assert config["encoder"] == {"source": "included", "base_sha256": None, "adapter": "lora"}
     # The included encoder is the untouched base; the adapters carry the change.
     base = load_file(str(tiny_bert / "model.safetensors"))
@@ -136,14 +136,17 @@ def test_altered_or_incomplete_directory_refused(tiny_bert, train_csv, tmp_path)
     with pytest.raises(ModelLoadError, match="incomplete model directory, head.safetensors is missing"):
         load_classifier(out)
     head.write_bytes(original)
-    config_path = out / "bertkit_classifier.json"
+    config_path = out / "bertkit.json"
     config = json.loads(config_path.read_text())
     config["colour"] = "blue"
     config_path.write_text(json.dumps(config))
-    with pytest.raises(ModelLoadError, match="unknown key 'colour'"):
+    with pytest.raises(ModelLoadError, match="bertkit.json was altered"):  # the manifest covers the config
         load_classifier(out)
     config_path.unlink()
-    with pytest.raises(ModelLoadError, match="not a bertkit classifier directory"):
+    with pytest.raises(ModelLoadError, match="incomplete model directory, bertkit.json is missing"):
+        load_classifier(out)
+    (out / "manifest.json").unlink()
+    with pytest.raises(ModelLoadError, match="is not a bertkit classifier model directory"):
         load_classifier(out)
 
 

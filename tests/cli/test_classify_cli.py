@@ -116,6 +116,8 @@ def test_shipped_model_needs_no_model_option(capsys):
         ("bad_pooling", "unknown pooling 'median'"),
         ("bad_mode", "unknown mode 'magic'"),
         ("dev_unknown_label", "label 'meh' was not seen in training"),
+        ("bad_freeze", "--freeze-epochs must be in 0..1, got 5"),  # the library's freeze_epochs, named by its flag
+        ("bad_dropout", "--dropout must be in [0, 1), got 1.5"),
     ],
 )
 def test_train_bad_input_exit_2_and_no_output(env, tmp_path, capsys, case, message):
@@ -133,6 +135,10 @@ def test_train_bad_input_exit_2_and_no_output(env, tmp_path, capsys, case, messa
         extra = ["--pooling", "median"]
     elif case == "bad_mode":
         extra = ["--mode", "magic"]
+    elif case == "bad_freeze":
+        extra = ["--freeze-epochs", "5"]
+    elif case == "bad_dropout":
+        extra = ["--dropout", "1.5"]
     elif case == "dev_unknown_label":
         extra = ["--dev", str(write_rows(tmp_path / "d.csv", [{"text": "a", "label": "pos"}, {"text": "b", "label": "meh"}]))]
     out = tmp_path / "model"
@@ -220,7 +226,7 @@ def test_evaluate_and_predict_on_onnx_match_torch(env, attention_model, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--dtype", "int8"], "dtype 'int8' is not available on backend 'torch'; valid options: fp32, bf16, fp16; int8 runs on --backend onnx"),
+    (["--backend", "torch", "--dtype", "int8"], "dtype 'int8' is not available on backend 'torch'; valid options: fp32, bf16, fp16; int8 runs on backend 'onnx'"),
     (["--backend", "onnx", "--dtype", "bf16"], "dtype 'bf16' is not available on backend 'onnx'; valid options: fp32, int8"),
     (["--backend", "tvm"], "backend 'tvm'"),
 ])

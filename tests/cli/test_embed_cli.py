@@ -93,7 +93,7 @@ BAD = [
     (["embed", "{d}/t.txt", "-o", "{d}/o.csv"], "unsupported output extension '.csv'"),
     (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--tokens"], "unsupported word-vector output"),
     (["embed", "{d}/t.xml", "-o", "{d}/o.npy"], "unsupported input extension '.xml'"),
-    (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--dtype", "int3"], "dtype 'int3' is not available on backend 'torch'; valid options: fp32, bf16, fp16"),
+    (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--dtype", "int3"], "unknown dtype 'int3'; valid options: auto, fp32, bf16, fp16, int8"),
     (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--long", "chop"], "unknown --long mode 'chop'"),
     (["embed", "{d}/t.txt"], "Missing option '--output'"),
 ]

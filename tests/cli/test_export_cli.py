@@ -20,8 +20,11 @@ def test_exported_dir_serves_with_onnxruntime_and_tokenizer_alone(tiny_bert, tmp
     out = tmp_path / "exported"
     assert main(["export", "--out", str(out), "--model", str(tiny_bert), "--pooling", "mean+max"]) == 0
     assert "wrote" in capsys.readouterr().err
-    cfg = json.loads((out / "onnx_config.json").read_text())
-    assert cfg["pooling"] == "mean+max" and cfg["dim"] == 64
+    cfg = json.loads((out / "bertkit.json").read_text())
+    assert cfg["task"] == "onnx-export" and cfg["pooling"] == "mean+max" and cfg["dim"] == 64
+    from bertkit.engine.onnx_export import read_export_info
+
+    assert read_export_info(out).dim == 64  # a verified model directory: manifest over model, config and tokenizer
 
     import onnxruntime as ort
     from tokenizers import Tokenizer
@@ -57,7 +60,7 @@ def test_embed_with_onnx_backend_and_check(tiny_bert, tmp_path, capsys):
         (["export", "--out", "{d}/x", "--format", "tflite"], "unknown export format 'tflite'; valid options: onnx"),
         (["export", "--out", "{d}/x", "--dtype", "bf16"], "'bf16' is not available on backend 'onnx'"),
         (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--backend", "tvm"], "unknown backend 'tvm'"),
-        (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--dtype", "int8"], "int8 runs on --backend onnx"),
+        (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--backend", "torch", "--dtype", "int8"], "int8 runs on backend 'onnx'"),
         (["embed", "{d}/t.txt", "-o", "{d}/o.jsonl", "--backend", "onnx", "--tokens"], "need the torch backend"),
     ],
 )

@@ -41,8 +41,8 @@ def model_dir(files, tiny_bert):
 
 
 def test_train_writes_a_model_directory(model_dir):
-    assert {"qa_config.json", "qa_weights.safetensors", "manifest.json", "training_curves.png"} <= {p.name for p in model_dir.iterdir()}
-    config = json.loads((model_dir / "qa_config.json").read_text())
+    assert {"bertkit.json", "qa_weights.safetensors", "manifest.json", "training_curves.png"} <= {p.name for p in model_dir.iterdir()}
+    config = json.loads((model_dir / "bertkit.json").read_text())
     assert config["version_2"] and config["train_layers"] == 1 and config["weights_dtype"] == "fp16"
     assert config["training"]["dev"]["total"] == 5
 
@@ -130,12 +130,12 @@ def _bad_inputs(tmp: Path, model_dir: Path, v2: Path, tiny_bert: Path):
     for f in model_dir.iterdir():
         if f.is_file():
             (altered / f.name).write_bytes(f.read_bytes())
-    cfg = json.loads((altered / "qa_config.json").read_text())
+    cfg = json.loads((altered / "bertkit.json").read_text())
     cfg["null_threshold"] = 5.0
-    (altered / "qa_config.json").write_text(json.dumps(cfg))
+    (altered / "bertkit.json").write_text(json.dumps(cfg))
     incomplete = tmp / "incomplete"
     incomplete.mkdir(exist_ok=True)
-    (incomplete / "qa_config.json").write_text("{}")
+    (incomplete / "bertkit.json").write_text("{}")
     no_context = tmp / "noctx.jsonl"
     no_context.write_text('{"question": "Where?", "context": "Here."}\n{"question": "When?"}\n')
     empty_q = tmp / "emptyq.jsonl"
@@ -153,8 +153,8 @@ def _bad_inputs(tmp: Path, model_dir: Path, v2: Path, tiny_bert: Path):
         (train + ["--train", v2, *SMALL, "--train-layers", "top"], "--train-layers must be 'all' or a number"),
         (train + ["--train", v2, *SMALL, "--train-layers", "9"], "--train-layers 9 exceeds the encoder's 3 layers"),
         (["qa", "evaluate", "--data", v2, "--model", tmp / "nowhere"], "does not exist"),
-        (["qa", "evaluate", "--data", v2, "--model", altered], "qa_config.json was altered after saving"),
-        (["qa", "evaluate", "--data", v2, "--model", incomplete], "incomplete QA model directory"),
+        (["qa", "evaluate", "--data", v2, "--model", altered], "bertkit.json was altered after saving"),
+        (["qa", "evaluate", "--data", v2, "--model", incomplete], "incomplete model directory"),
         (["qa", "evaluate", "--data", v2, "--model", model_dir, "--out", a_file], "is a file"),
         (["qa", "evaluate", "--data", bad_json, "--model", model_dir], "answer_start: expected an integer"),
         (ask + ["-q", "", "-c", "Some context."], "--question is empty"),
@@ -194,5 +194,5 @@ def test_evaluate_and_ask_on_onnx_match_torch(model_dir, files, tmp_path, capsys
     code2, onnx_out, err = run(ask + ["--backend", "onnx"], capsys)
     assert code == code2 == 0, err
     assert json.loads(onnx_out)["answer"] == json.loads(torch_out)["answer"]
-    code, _, err = run(ask + ["--dtype", "int8"], capsys)
-    assert code == 2 and "int8 runs on --backend onnx" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(ask + ["--backend", "torch", "--dtype", "int8"], capsys)
+    assert code == 2 and "int8 runs on backend 'onnx'" in err and len(err.strip().splitlines()) == 1

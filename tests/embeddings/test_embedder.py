@@ -7,7 +7,8 @@ import pytest
 
 import bertkit
 from bertkit.embeddings import Embedder, pooling_names
-from bertkit.embeddings.windows import combine_windows, pool_pieces_to_words, window_rules
+from bertkit.embeddings.pooling import build_pooling
+from bertkit.embeddings.windows import combine_windows, pool_pieces_to_words
 from bertkit.errors import UsageError
 
 LONG = " ".join(f"word{i % 17} and more" for i in range(60))
@@ -66,7 +67,7 @@ def test_combine_windows_rules():
     np.testing.assert_allclose(out, [2.5, 5.0])
     out = combine_windows(vecs, np.array([1, 1]), [(3, "min")])
     np.testing.assert_allclose(out, [1.0, 2.0, 0.0])
-    assert window_rules(["mean", "max"], 4) == [(4, "mean"), (4, "max")]
+    assert build_pooling("mean+max", 4, 2).window_rules() == [(4, "mean"), (4, "max")]
 
 
 def test_pool_pieces_to_words_averages_pieces_and_overlaps():

@@ -63,12 +63,41 @@ def test_export_is_cached_and_keyed_by_content(tiny_encoder):
 
 
 def test_export_config_rejects_unknown_keys(tiny_encoder, tmp_path):
+    import hashlib
+    import shutil
+
     directory, _ = export_embedding(Embedder(encoder=tiny_encoder, backend="onnx"))
-    data = json.loads((directory / "onnx_config.json").read_text())
+    copy = tmp_path / "export"
+    shutil.copytree(directory, copy)
+    data = json.loads((copy / "bertkit.json").read_text())
+    assert data["task"] == "onnx-export"
     data["colour"] = "blue"
-    (tmp_path / "onnx_config.json").write_text(json.dumps(data))
+    (copy / "bertkit.json").write_text(json.dumps(data))
+    with pytest.raises(ModelLoadError, match="bertkit.json was altered after saving"):
+        read_export_info(copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"]["bertkit.json"] = hashlib.sha256((copy / "bertkit.json").read_bytes()).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelLoadError, match="unknown key 'colour'"):
-        read_export_info(tmp_path / "onnx_config.json")
+        read_export_info(copy)
+
+
+def test_a_damaged_cached_export_is_rebuilt_with_a_warning(tiny_bert, tmp_path):
+    import shutil
+
+    from bertkit.errors import BertkitWarning
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_bert, copy)
+    want = Embedder(copy, backend="onnx", device="cpu").embed(TEXTS)
+    emb = Embedder(copy, backend="onnx", device="cpu")
+    directory, info = export_embedding(emb)
+    onnx_file = directory / info.model_file
+    onnx_file.write_bytes(onnx_file.read_bytes()[: onnx_file.stat().st_size // 2])  # truncated
+    with pytest.warns(BertkitWarning, match="cached ONNX export is damaged .*was altered after saving.*exporting it again"):
+        got = Embedder(copy, backend="onnx", device="cpu").embed(TEXTS)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert read_export_info(directory).model_file == info.model_file  # rebuilt in place
 
 
 @pytest.mark.slow  # a real MiniLM export / several CLI processes: over 5 s on 2 cores
@@ -78,13 +107,13 @@ def test_int8_is_vetted_against_fp32(minilm_encoder):
     ref = Embedder(pooling="mean", encoder=minilm_encoder).embed(TEXTS)
     assert agreement(ref, vecs).mean_cosine > 0.98
     directory, info = export_embedding(emb)
-    recorded = json.loads((directory / "onnx_config.json").read_text())
+    recorded = json.loads((directory / "bertkit.json").read_text())
     assert recorded["calibration_mean_cosine"] >= 0.99
     assert compare_to_fp32(emb, TEXTS).n == len(TEXTS)
 
 
 def test_int8_refused_when_it_drifts(tiny_encoder, monkeypatch):
-    import bertkit.engine.build as build
+    import bertkit.embeddings.engine as build
 
     monkeypatch.setattr(build, "INT8_MIN_MEAN_COSINE", 1.01)  # no model can pass this
     with pytest.raises(UsageError, match=r"int8 refused for .* drift .*mean cosine"):
@@ -95,7 +124,7 @@ def test_backend_dtype_validation():
     check_backend("onnx", "int8")
     with pytest.raises(UsageError, match="unknown backend 'tvm'; valid options: torch, onnx"):
         check_backend("tvm", "fp32")
-    with pytest.raises(UsageError, match="int8 runs on --backend onnx"):
+    with pytest.raises(UsageError, match="int8 runs on backend 'onnx'"):
         check_backend("torch", "int8")
     with pytest.raises(UsageError, match="'bf16' is not available on backend 'onnx'"):
         check_backend("onnx", "bf16")

@@ -108,3 +108,54 @@ def test_probabilities_are_a_softmax_over_the_n_best():
     assert list(scores) == sorted(scores, reverse=True)
     best = max(((s, e) for s in range(4, 9) for e in range(s, 9)), key=lambda p: start[p[0]] + end[p[1]])
     assert spans[0].score == pytest.approx(start[best[0]] + end[best[1]])
+
+
+# Word boundaries: "Denver Broncos, 1990s." tokenised into word pieces:
+# Den ##ver Bron ##cos , 1990 ##s .
+WORDS = "Denver Broncos, 1990s."
+PIECES = [(0, 3), (3, 6), (7, 11), (11, 14), (14, 15), (16, 20), (20, 21), (21, 22)]
+
+
+def _pieces_window():
+    spans = [(-1, -1)] * 2 + PIECES + [(-1, -1)]  # [CLS] q, the context pieces, [SEP]
+    mask = np.array([False] * 2 + [True] * len(PIECES) + [False])
+    return np.array(spans), mask
+
+
+def _decode_pieces(start_pos, end_pos, **kw):
+    offs, mask = _pieces_window()
+    T = len(offs)
+    return decode_spans([logits(T, **{f"p{start_pos}": 5.0})], [logits(T, **{f"p{end_pos}": 5.0})], [offs], [mask], WORDS, **kw)
+
+
+@pytest.mark.parametrize(("start_pos", "end_pos", "expected"), [
+    (3, 3, "Denver"),  # "##ver" alone -> the whole word
+    (2, 4, "Denver Broncos"),  # ends inside "Broncos" -> extended to its end
+    (5, 5, "Broncos"),  # "##cos" -> "Broncos"
+    (7, 8, "1990s"),  # a whole word already
+    (8, 8, "1990s"),  # "##s"
+    (6, 6, ","),  # punctuation is its own word: never merged into "Broncos"
+    (4, 6, "Broncos,"),  # a span ending on punctuation keeps it, no further
+])
+def test_answers_are_whole_words(start_pos, end_pos, expected):
+    d = _decode_pieces(start_pos, end_pos)
+    assert d.answer.text == expected
+    for c in d.candidates:  # no candidate starts or ends inside a word
+        assert c.start == 0 or not (WORDS[c.start - 1].isalnum() and WORDS[c.start].isalnum())
+        assert c.end == len(WORDS) or not (WORDS[c.end - 1].isalnum() and WORDS[c.end].isalnum())
+
+
+def test_pieces_of_one_word_merge_into_one_candidate():
+    d = _decode_pieces(2, 3)  # "Den" .. "##ver" and "##ver" alone are both "Denver"
+    texts = [c.text for c in d.candidates]
+    assert len(texts) == len(set(texts))
+
+
+def test_align_to_words_edges():
+    from bertkit.qa.decode import align_to_words
+
+    assert align_to_words("abc", 1, 2) == (0, 3)
+    assert align_to_words("abc", 0, 3) == (0, 3)
+    assert align_to_words("ab cd", 3, 4) == (3, 5)
+    assert align_to_words("x-ray", 2, 5) == (2, 5)  # the hyphen is a boundary
+    assert align_to_words("café au lait", 1, 2) == (0, 4)  # letters beyond ASCII

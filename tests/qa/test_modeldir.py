@@ -87,9 +87,9 @@ def test_altered_and_incomplete_directories_are_refused(saved, tmp_path):
     with pytest.raises(ModelLoadError, match="was altered after saving"):
         load_qa_model(path, device="cpu")
     (path / MANIFEST_FILE).unlink()
-    with pytest.raises(ModelLoadError, match="incomplete QA model directory"):
+    with pytest.raises(ModelLoadError, match="incomplete model directory"):
         load_qa_model(path, device="cpu")
-    with pytest.raises(ModelLoadError, match="is not a bertkit QA model directory"):
+    with pytest.raises(ModelLoadError, match="is not a bertkit qa model directory"):
         load_qa_model(tmp_path, device="cpu")
     with pytest.raises(ModelLoadError, match="does not exist"):
         load_qa_model(tmp_path / "nope", device="cpu")

@@ -1,7 +1,8 @@
 """The shipped default QA model: small, loads with no --model, answers real questions."""
 
 from bertkit.cli.app import main
-from bertkit.qa import answer_questions, load_qa_model, packaged_model_dir
+from bertkit.modeldir import default_model_dir
+from bertkit.qa import answer_questions, load_qa_model
 
 CONTEXT = (
     "The Amazon River in South America is the largest river by discharge volume of water in the world. "
@@ -11,8 +12,8 @@ CONTEXT = (
 
 
 def test_packaged_model_is_compact_and_complete():
-    files = list(packaged_model_dir().iterdir())
-    assert {"qa_config.json", "qa_weights.safetensors", "manifest.json"} <= {f.name for f in files}
+    files = list(default_model_dir("qa").iterdir())
+    assert {"bertkit.json", "qa_weights.safetensors", "manifest.json"} <= {f.name for f in files}
     assert sum(f.stat().st_size for f in files if f.is_file()) <= 15_000_000
 
 

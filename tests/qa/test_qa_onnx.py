@@ -58,7 +58,7 @@ def test_int8_gate_calibrates_then_remembers_a_failed_evaluate(model, tmp_path, 
     monkeypatch.setattr(qa_evaluate, "metric_gate", lambda *a: "its F1 on these 5 questions is 10.00 against 20.00 on fp32")
     with pytest.raises(UsageError, match="int8 refused for tiny: its F1 on these 5 questions"):
         evaluate_squad(model, config, data, engine=engine)
-    assert "10.00" in read_export_info(engine.export.directory / "onnx_config.json").refused
+    assert "10.00" in read_export_info(engine.export.directory).refused
     with pytest.raises(UsageError, match="int8 refused for tiny"):
         SpanEngine(model, config, backend="onnx", dtype="int8", name="tiny")
 
@@ -73,7 +73,7 @@ def test_int8_refused_when_calibration_f1_drops(model, monkeypatch):
 
 def test_engine_validation(model):
     config = QAConfig(**CONFIG)
-    with pytest.raises(UsageError, match="int8 runs on --backend onnx"):
+    with pytest.raises(UsageError, match="int8 runs on backend 'onnx'"):
         SpanEngine(model, config, backend="torch", dtype="int8")
     with pytest.raises(UsageError, match="valid options: torch, onnx"):
         SpanEngine(model, config, backend="openvino")

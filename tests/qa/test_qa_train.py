@@ -20,7 +20,9 @@ ARGS = dict(epochs=40, lr=2e-2, batch_size=5, warmup_ratio=0.0, weight_decay=0.0
 def trained(tiny_bert, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("qa-train")
     data = write_squad(tmp / "train.json", squad_dict(version_2=True))
-    outcome = train_qa(data, tmp / "model", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**ARGS), device="cpu")
+    given = QAConfig(**CONFIG)
+    outcome = train_qa(data, tmp / "model", base=tiny_bert, config=given, args=QATrainArgs(**ARGS), device="cpu")
+    assert given == QAConfig(**CONFIG) and outcome.config is not given  # the caller's config is never written into
     return outcome, data, tmp / "model"
 
 

@@ -1,0 +1,125 @@
+// bertkit serve web page: plain JS over the same JSON routes any client uses.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const keyInput = $("api-key");
+keyInput.value = localStorage.getItem("bertkit-api-key") || "";
+keyInput.addEventListener("change", () => {
+  localStorage.setItem("bertkit-api-key", keyInput.value);
+  start();
+});
+
+async function call(path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (keyInput.value) headers["Authorization"] = "Bearer " + keyInput.value;
+  const response = await fetch(path, body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) });
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
+}
+
+function showError(element, error) {
+  element.textContent = String(error.message || error);
+  element.classList.add("error");
+}
+
+function svgPath(values, width, height, cls) {
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  const step = values.length > 1 ? width / (values.length - 1) : 0;
+  path.setAttribute("points", values.map((v, i) => `${(i * step).toFixed(1)},${(height - 4 - v * (height - 8)).toFixed(1)}`).join(" "));
+  path.setAttribute("class", cls);
+  return path;
+}
+
+function drawCurve(probs) {
+  const svg = $("qa-curve");
+  svg.replaceChildren(svgPath(probs.start, 600, 160, "start"), svgPath(probs.end, 600, 160, "end"));
+}
+
+async function ask() {
+  const result = $("qa-result"), box = $("qa-highlight");
+  result.classList.remove("error");
+  result.textContent = "…";
+  const context = $("qa-context").value;
+  try {
+    const answer = await call("/answer", { question: $("qa-question").value, context, top_k: 3, token_probabilities: true });
+    box.replaceChildren();
+    if (answer.no_answer) {
+      result.textContent = `No answer in this context (p = ${answer.probability.toFixed(2)})`;
+      box.append(context);
+    } else {
+      result.textContent = `${answer.text}  (p = ${answer.probability.toFixed(2)})`;
+      const mark = document.createElement("mark");
+      mark.className = "answer";
+      mark.textContent = context.slice(answer.start, answer.end);
+      box.append(context.slice(0, answer.start), mark, context.slice(answer.end));
+    }
+    drawCurve(answer.token_probabilities);
+  } catch (error) {
+    showError(result, error);
+  }
+}
+
+async function classify() {
+  const result = $("clf-result"), tokens = $("clf-tokens");
+  result.classList.remove("error");
+  result.textContent = "…";
+  try {
+    const out = await call("/predict", { inputs: $("clf-text").value, explain: true });
+    const best = out.predictions[0];
+    result.textContent = `${best.label} (${(best.score * 100).toFixed(1)}%)`;
+    const { tokens: pieces, weights } = out.explanation;
+    const top = Math.max(...weights);
+    tokens.replaceChildren(...pieces.map((piece, i) => {
+      const span = document.createElement("span");
+      span.textContent = piece;
+      span.title = weights[i].toFixed(3);
+      span.style.background = `rgba(25, 118, 210, ${(weights[i] / top).toFixed(3)})`;
+      span.style.color = weights[i] / top > 0.55 ? "#fff" : "#1d2330";
+      return span;
+    }));
+  } catch (error) {
+    showError(result, error);
+  }
+}
+
+async function compare() {
+  const body = $("sim-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const pooling of ["cls", "mean", "max", "mean_sqrt_len"]) {
+    const row = body.insertRow();
+    row.insertCell().textContent = pooling;
+    const cell = row.insertCell(), barCell = row.insertCell();
+    try {
+      const [score] = await call("/similarity", { inputs: { source_sentence: $("sim-a").value, sentences: [$("sim-b").value] }, pooling });
+      cell.textContent = score.toFixed(3);
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      bar.style.width = `${Math.max(0, score) * 100}%`;
+      barCell.append(bar);
+    } catch (error) {
+      showError(cell, error);
+    }
+  }
+}
+
+async function start() {
+  const status = $("status");
+  try {
+    const info = await call("/info");
+    const loaded = Object.keys(info.models);
+    status.textContent = info.ready ? `ready · ${loaded.join(", ")} · v${info.version}` : "loading models…";
+    $("qa-panel").hidden = !loaded.includes("qa");
+    $("clf-panel").hidden = !loaded.includes("classify");
+    $("sim-panel").hidden = !loaded.includes("embed");
+  } catch (error) {
+    status.textContent = String(error.message || error);
+  }
+}
+
+$("qa-ask").addEventListener("click", ask);
+$("clf-run").addEventListener("click", classify);
+$("sim-run").addEventListener("click", compare);
+$("qa-question").addEventListener("keydown", (e) => { if (e.key === "Enter") ask(); });
+$("clf-text").addEventListener("keydown", (e) => { if (e.key === "Enter") classify(); });
+start();
