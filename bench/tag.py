@@ -161,7 +161,7 @@ def run_bertkit(train_path: Path, dev_path: Path, args, name: str, **options) ->
     report = train_tagger(opts, log=lambda m: print(f"  [{name}] {m}", flush=True))
     train_seconds = time.perf_counter() - start
     dev = read_conll(dev_path)
-    tagger = load_tagger(out, device="cpu")  # from the saved directory, encoder running (no cache)
+    tagger = load_tagger(out, backend="torch", dtype="fp32", device="cpu")  # from the saved directory, encoder running (no cache); fp32 as the peer
     sample = dev.words[:SPEED_SENTENCES]
     t0 = time.perf_counter()
     tagger.tag_words(sample)

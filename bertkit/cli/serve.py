@@ -27,6 +27,7 @@ def serve_command(
     embed: Optional[str] = typer.Option(None, "--embed", help="Encoder directory to serve /embed, /embed_all, /tokenize, /v1/embeddings ('default': the packaged MiniLM)."),
     classify: Optional[str] = typer.Option(None, "--classify", help="Classifier directory for /predict ('default': the shipped sentiment model)."),
     qa: Optional[str] = typer.Option(None, "--qa", help="QA model directory for /answer ('default': the shipped QA model)."),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Tagger directory for /tag (bertkit tag train; none is shipped)."),
     pooling: str = typer.Option("mean", "--pooling", "-p", help="Pooling of /embed vectors (any `bertkit embed --pooling` spec)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (0.0.0.0 exposes the server to the network)."),
     port: int = typer.Option(8080, "--port", help="TCP port (0: any free port)."),
@@ -40,7 +41,7 @@ def serve_command(
     dtype: str = typer.Option("auto", "--dtype", help="auto; torch: fp32, bf16, fp16 (GPU); onnx: fp32, int8."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."),
 ) -> None:
-    """Serve embeddings (TEI- and OpenAI-compatible), classification and QA over HTTP, with a web page at /."""
+    """Serve embeddings (TEI- and OpenAI-compatible), classification, QA and named entities (--tag) over HTTP, with a web page at /."""
     from bertkit.embeddings.pooling import split_pooling_spec
     from bertkit.serve.options import API_KEY_ENV, ServeOptions
     from bertkit.serve.server import serve
@@ -49,7 +50,7 @@ def serve_command(
 
     split_pooling_spec(pooling)
     check_names(backend, dtype)
-    given = [x is not None for x in (embed, classify, qa)]
+    given = [x is not None for x in (embed, classify, qa, tag)]
     everything = not any(given)
 
     def path(value: Optional[str]) -> Optional[str]:
@@ -59,8 +60,10 @@ def serve_command(
             raise UsageError(f"{value}: no such model directory")
         return value
 
+    if tag is not None and not os.path.isdir(os.path.expanduser(tag)):
+        raise UsageError(f"--tag {tag}: no such tagger directory (train one with: bertkit tag train)")
     options = ServeOptions(
-        embed=path(embed), classify=path(classify), qa=path(qa), pooling=pooling,
+        embed=path(embed), classify=path(classify), qa=path(qa), tag=tag, pooling=pooling,
         serve_embed=everything or given[0], serve_classify=everything or given[1], serve_qa=everything or given[2],
         host=host, port=port, api_key=api_key or os.environ.get(API_KEY_ENV) or None,
         max_batch_tokens=max_batch_tokens, max_client_batch_size=max_client_batch_size,

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bertkit.cli.options import DeviceOpt, JsonOpt, MaxLengthOpt, err_console, finite, out_console, show_progress
+from bertkit.cli.options import DeviceOpt, JsonOpt, MaxLengthOpt, err_console, finite, out_console, runtime_note, show_progress
 from bertkit.cli.signals import resume_hint
 from bertkit.errors import UsageError
 from bertkit.io.atomic import check_not_input, check_output
@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 
 TaggerOpt = typer.Option(None, "--model", "-m", help="Tagger directory written by bertkit tag train.")
+TagBackendOpt = typer.Option("auto", "--backend", help="auto (the fastest that keeps the outputs here), torch, or onnx (the encoder pass on ONNX Runtime).")
+TagDtypeOpt = typer.Option("auto", "--dtype", help="auto; torch: fp32, bf16, fp16 (GPU); onnx: fp32 (no int8 tagger).")
 
 
 def _log(message: str) -> None:
@@ -99,6 +101,8 @@ def evaluate_command(
     data: str = typer.Option(..., "--data", help="CoNLL file with gold tags."),
     model: Optional[str] = TaggerOpt,
     batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Sentences per batch."),
+    backend: str = TagBackendOpt,
+    dtype: str = TagDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -107,12 +111,13 @@ def evaluate_command(
     from bertkit.tagging.tagger import load_tagger
 
     gold = read_conll(data)
-    tagger = load_tagger(model, device=device)
+    tagger = load_tagger(model, backend=backend, dtype=dtype, device=device)
     report = tagger.evaluate(gold, batch_size=batch_size)
     if as_json:
         print(json.dumps(report))
         return
     _print_report(report["conlleval"], f"{report['sentences']} sentences, conlleval-style")
+    err_console.print(runtime_note(tagger.runtime), markup=False)
     strict = report["strict"]["micro"]
     out_console.print(f"strict {tagger.config.spec.scheme}: precision {strict['precision']:.4f}, recall {strict['recall']:.4f}, F1 {strict['f1']:.4f}")
 
@@ -124,6 +129,8 @@ def predict_command(
     input: Optional[str] = typer.Option(None, "--input", "-i", help="Texts, one per line (.txt), or - for stdin."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write entities as JSONL (one line per text)."),
     batch_size: int = typer.Option(64, "--batch-size", "-b", min=1, help="Texts per batch."),
+    backend: str = TagBackendOpt,
+    dtype: str = TagDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -142,12 +149,12 @@ def predict_command(
         check_not_input(output, "--output", input)
     if input:
         texts = _read_lines(input, sys.stdin)
-    tagger = load_tagger(model, device=device)
+    tagger = load_tagger(model, backend=backend, dtype=dtype, device=device)
     entities = tagger.predict(texts, batch_size=batch_size)
     rows = [{"text": t, "entities": [e.to_dict() for e in ents]} for t, ents in zip(texts, entities)]
     if output is not None:
         atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-        err_console.print(f"wrote entities of {len(rows)} texts to {escape(str(output))}")
+        err_console.print(f"wrote entities of {len(rows)} texts to {escape(str(output))}; {escape(runtime_note(tagger.runtime))}")
         return
     if as_json or input:
         for row in rows:

@@ -281,8 +281,11 @@ class Encoder:
         self, windows: Windows, batch_size: int, max_tokens: int | None = None
     ) -> Iterator[tuple[list[int], dict[str, Tensor]]]:
         """(window indices, padded tensors on the device) in length-sorted order."""
+        # bf16 on a CPU: oneDNN sets up kernels per input shape (seconds over a run of varied
+        # lengths), so lengths are padded up to a multiple of 16 (padding never changes a result)
+        multiple = 16 if self.dtype == "bf16" and self.device.type == "cpu" else 1
         for idx in length_sorted_batches(windows.lengths, batch_size, max_tokens):
-            batch = pad_batch([windows.features[i] for i in idx], self.tokenizer.pad_token_id or 0, self.input_keys)
+            batch = pad_batch([windows.features[i] for i in idx], self.tokenizer.pad_token_id or 0, self.input_keys, multiple, self.max_length)
             yield idx, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     # -- the torch weights -----------------------------------------------------------

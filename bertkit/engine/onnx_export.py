@@ -58,7 +58,7 @@ class ExportInfo:
     TASK: ClassVar[str] = "onnx-export"
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    kind: Literal["embedding", "classifier", "span"]
+    kind: Literal["embedding", "classifier", "span", "tokens"]  # tokens: per-layer token states (the tagger)
     model_file: Literal["model.onnx", "model_int8.onnx"]
     dtype: Literal["fp32", "int8"]
     inputs: list[str]

@@ -112,6 +112,7 @@ class ContextualEmbedding(nn.Module):
             self.encoder = runner.model
         else:  # run under no_grad; the caller's encoder object is left as it is
             runner.model.eval()
+        self.states_fn = None  # frozen only: batch -> per-layer token states (N, T, K, H), replacing the torch pass
         self.cache: WordStateCache | None = None
         if cache and not trainable:
             self.cache = WordStateCache(cache_dir, self.cache_config(), cache_dtype)
@@ -160,11 +161,12 @@ class ContextualEmbedding(nn.Module):
         features, sample, word_ids = self._tokenize(word_lists)
         batch = pad_batch(features, self.runner.tokenizer.pad_token_id or 0, self.runner.input_keys)
         batch = {k: v.to(self.runner.device) for k, v in batch.items()}
-        last_only = self.layers.last_only
-        out = self.runner.forward(batch, hidden_states=not last_only)
-        if last_only:
-            states = out.last_hidden_state.unsqueeze(2)  # (N, T, 1, H)
+        if self.states_fn is not None:  # another runtime (e.g. ONNX) for the encoder pass
+            states = self.states_fn(batch).to(self.runner.device)  # (N, T, K, H)
+        elif self.layers.last_only:
+            states = self.runner.forward(batch).last_hidden_state.unsqueeze(2)  # (N, T, 1, H)
         else:
+            out = self.runner.forward(batch, hidden_states=True)
             states = torch.stack([out.hidden_states[i] for i in self.layers.indices], dim=2)  # (N, T, K, H)
         alignment = align_words(word_ids, sample, [len(w) for w in word_lists])
         max_words = max_words or max([len(w) for w in word_lists] + [1])

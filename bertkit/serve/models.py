@@ -21,7 +21,7 @@ SIMILARITY_POOLINGS = ("cls", "mean", "max", "min", "mean_sqrt_len")  # paramete
 # ~1.5x slower than passes of ~2k tokens, whose attention matrices stay in cache (bench/serve.py).
 CPU_FORWARD_TOKENS = 2048
 
-__all__ = ["SIMILARITY_POOLINGS", "EmbedModel", "ClassifyModel", "AnswerModel", "ServedModels", "load_models"]
+__all__ = ["SIMILARITY_POOLINGS", "EmbedModel", "ClassifyModel", "AnswerModel", "TagModel", "ServedModels", "load_models"]
 
 
 def runtime_of(predictor) -> dict:
@@ -216,14 +216,36 @@ def answer_dict(a) -> dict:
             "no_answer": bool(a.no_answer), "candidates": [_candidate(c) for c in a.candidates if not c.is_null]}
 
 
+class TagModel:
+    """Named entities (character offsets) from one tagger directory: a :class:`bertkit.Tagger`."""
+
+    def __init__(self, path: str, backend: str, dtype: str, device: str) -> None:
+        from bertkit.tagging.tagger import load_tagger
+
+        self.tagger = load_tagger(path, backend=backend, dtype="fp32" if dtype == "int8" else dtype, device=device)  # no int8 tagger
+        self.name = str(path)
+        self.counter = TokenCounter(self.tagger.model.embedding.runner.tokenizer)
+
+    def info(self) -> dict:
+        spec = self.tagger.config.spec
+        types = sorted({t.split("-", 1)[1] for t in self.tagger.labels if "-" in t})
+        return {"model": self.name, "types": types, "scheme": spec.scheme, "labels": self.tagger.labels,
+                "runtime": runtime_of(self.tagger)}
+
+    def run_tag(self, key, items: list) -> list[list[dict]]:
+        """Entities per raw text or per word list. # -> N x [{type, text, start, end, score}]"""
+        return [[e.to_dict() for e in ents] for ents in self.tagger.predict(items)]
+
+
 @dataclass
 class ServedModels:
     embed: EmbedModel | None = None
     classify: ClassifyModel | None = None
     qa: AnswerModel | None = None
+    tag: TagModel | None = None
 
     def loaded(self) -> list[str]:
-        return [name for name in ("embed", "classify", "qa") if getattr(self, name) is not None]
+        return [name for name in ("embed", "classify", "qa", "tag") if getattr(self, name) is not None]
 
 
 def load_models(options: ServeOptions) -> ServedModels:
@@ -236,5 +258,7 @@ def load_models(options: ServeOptions) -> ServedModels:
         models.classify = ClassifyModel(options.classify, *args)
     if options.serve_qa:
         models.qa = AnswerModel(options.qa, *args)
+    if options.tag is not None:
+        models.tag = TagModel(options.tag, *args)
     return models
 

@@ -36,6 +36,7 @@ class ServeOptions:
     embed: str | None = None
     classify: str | None = None
     qa: str | None = None
+    tag: str | None = None  # a tagger directory for /tag (none is shipped)
     pooling: str = "mean"
     serve_embed: bool = True
     serve_classify: bool = True
@@ -61,8 +62,8 @@ class ServeOptions:
         if not 0 <= self.port <= 65535:
             raise UsageError(f"--port must be 0..65535, got {self.port}")
         self.payload_limit = parse_size(self.payload_limit)
-        if not (self.serve_embed or self.serve_classify or self.serve_qa):
-            raise UsageError("nothing to serve: give --embed, --classify or --qa (or none of them for all three)")
+        if not (self.serve_embed or self.serve_classify or self.serve_qa or self.tag):
+            raise UsageError("nothing to serve: give --embed, --classify, --qa or --tag (or none of them for the first three)")
 
     @property
     def queue_limit(self) -> int:

@@ -1,5 +1,5 @@
-"""Task routes: /predict (classification, text-embeddings-inference's shape) and /answer
-(extractive question answering)."""
+"""Task routes: /predict (classification, text-embeddings-inference's shape), /answer
+(extractive question answering) and /tag (named entities)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from bertkit.serve.errors import ApiError
 from bertkit.serve.models import Question
 from bertkit.serve.routes_embed import _ERRORS, text_list
-from bertkit.serve.schemas import Answer, AnswerRequest, PredictRequest, Score
+from bertkit.serve.schemas import Answer, AnswerRequest, Entity, PredictRequest, Score, TagRequest
 
-__all__ = ["router", "predict_items"]
+__all__ = ["router", "predict_items", "tag_items"]
 
 router = APIRouter(responses=_ERRORS)
 
@@ -96,4 +96,35 @@ async def answer(body: AnswerRequest, request: Request):
     results, timing = await state.batcher("qa").submit((model.run_answer, body.null_threshold), items, sum(counts))
     for r in results:
         r["candidates"] = r["candidates"][: body.top_k]
+    return JSONResponse(results[0] if single else results, headers=timing.headers(started))
+
+
+def tag_items(inputs, limit: int) -> tuple[list, list[str], bool]:
+    """(items for the tagger, their texts for token counting, single input?): raw texts or word lists."""
+    if isinstance(inputs, str) or (inputs and all(isinstance(x, str) for x in inputs)):
+        texts = text_list(inputs, limit)
+        return texts, texts, isinstance(inputs, str)
+    if not inputs:
+        raise ApiError(400, "inputs is empty: send at least one text", "Empty")
+    if any(isinstance(x, str) for x in inputs):
+        raise ApiError(422, "inputs mixes texts and word lists; send texts or word lists, not both")
+    for i, words in enumerate(inputs):
+        if not words or not all(w.strip() for w in words):
+            raise ApiError(400, f"inputs[{i}] is empty or holds an empty word", "Empty")
+    words = [list(w) for w in inputs]
+    text_list([" ".join(w) for w in words], limit)  # the client batch limit
+    return words, [" ".join(w) for w in words], False
+
+
+@router.post("/tag", response_model=list[Entity] | list[list[Entity]])
+async def tag(body: TagRequest, request: Request):
+    """Named entities per input, in text order: ``[{type, text, start, end, score}]`` for one
+    input, a list of those for a batch; ``start``/``end`` are character offsets into the input."""
+    started = time.perf_counter()
+    state = request.app.state.bertkit
+    model = state.model("tag")
+    items, texts, single = tag_items(body.inputs, state.options.max_client_batch_size)
+    counts = model.counter.count(texts)
+    kind = "texts" if isinstance(items[0], str) else "words"  # merged batches never mix the two
+    results, timing = await state.batcher("tag").submit((model.run_tag, kind), items, sum(counts))
     return JSONResponse(results[0] if single else results, headers=timing.headers(started))

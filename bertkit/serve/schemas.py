@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "EmbedRequest", "EmbedAllRequest", "SimilarityRequest", "TokenizeRequest", "OpenAIEmbeddingsRequest", "PredictRequest", "AnswerRequest",
-    "Score", "Candidate", "Answer", "TokenInfo", "OpenAIEmbeddingsResponse", "ErrorResponse", "Health", "Info",
+    "TagRequest", "Score", "Entity", "Candidate", "Answer", "TokenInfo", "OpenAIEmbeddingsResponse", "ErrorResponse", "Health", "Info",
 ]
 
 Texts = Union[str, list[str]]
@@ -75,6 +75,12 @@ class AnswerRequest(_Request):
     token_probabilities: bool = Field(False, description="Also return the start/end probability of every context token.")
 
 
+class TagRequest(_Request):
+    inputs: Union[str, list[str], list[list[str]]] = Field(
+        description="A text, a list of texts, or a list of pre-split word lists (entity offsets then index the words joined by single spaces)."
+    )
+
+
 class Score(BaseModel):
     label: str
     score: float
@@ -96,6 +102,14 @@ class Answer(BaseModel):
     probability: float
     no_answer: bool
     candidates: list[Candidate]
+
+
+class Entity(BaseModel):
+    type: str
+    text: str
+    start: int = Field(description="Character offset into the input text (end exclusive).")
+    end: int
+    score: float = Field(description="Mean probability of the entity's tags (CRF heads: marginals).")
 
 
 class TokenInfo(BaseModel):

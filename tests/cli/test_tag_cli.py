@@ -73,3 +73,16 @@ def test_bad_training_input_writes_nothing(env, capsys, tmp_path):
     assert main(["tag", "predict", "--model", str(tmp_path / "none"), "x"]) == 2
     assert main(["tag", "predict", "x"]) == 2
     assert "give --model DIR" in capsys.readouterr().err
+
+
+def test_predict_and_evaluate_take_backend_dtype(env, capsys):
+    model = str(env["out"])
+    assert main(["tag", "predict", "--model", model, "i met bob", "--backend", "torch", "--dtype", "fp32", "--device", "cpu", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.splitlines()[-1])["text"] == "i met bob"
+    assert main(["tag", "evaluate", "--model", model, "--data", str(env["dev"]), "--dtype", "fp32", "--device", "cpu"]) == 0
+    assert "runtime torch fp32 on cpu (asked)" in capsys.readouterr().err.replace("\n", " ")
+    for flags in (["--backend", "onnx", "--dtype", "bf16"], ["--dtype", "int8"], ["--backend", "tensorrt"]):
+        assert main(["tag", "predict", "--model", model, "i met bob", "--device", "cpu", *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err

@@ -26,3 +26,14 @@ def test_pad_batch_right_pads():
     assert out["input_ids"].tolist() == [[1, 2, 3], [4, 0, 0]]
     assert out["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert out["input_ids"].dtype == torch.int64
+
+
+def test_pad_batch_rounds_the_width_up_to_a_multiple_within_the_cap():
+    from bertkit.encoder.batching import pad_batch
+
+    feats = [{"input_ids": [5, 6, 7], "attention_mask": [1, 1, 1]}, {"input_ids": [5], "attention_mask": [1]}]
+    plain = pad_batch(feats, 0, ["input_ids", "attention_mask"])
+    wide = pad_batch(feats, 0, ["input_ids", "attention_mask"], multiple=16, cap=10)
+    assert plain["input_ids"].shape == (2, 3) and wide["input_ids"].shape == (2, 10)
+    assert (wide["input_ids"][:, :3] == plain["input_ids"]).all() and wide["attention_mask"][:, 3:].sum() == 0
+    assert pad_batch(feats, 0, ["input_ids"], multiple=16, cap=64)["input_ids"].shape == (2, 16)
