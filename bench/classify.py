@@ -103,14 +103,15 @@ def features_study(train_rows: int, seed: int, log) -> dict:
     from bertkit.classification.features import FeatureCache, extract_features, request_for
     from bertkit.classification.headtrain import head_logits, train_head
     from bertkit.classification.model import HeadSpec, PoolingHead
-    from bertkit.classification.options import TrainOptions
+    from bertkit.classification.options import ClassifyData, HeadOptions, RunOptions
     from bertkit.classification.train import load_training_data
     from bertkit.embeddings.pooling import pooling_names
     from bertkit.encoder.encoder import Encoder
 
-    opts = TrainOptions(train=str(SST2 / "train-clean.tsv"), dev=str(SST2 / "dev-sentences.tsv"), out="-", text_column="sentence",
-                        mode="features", pooling="all", max_train=train_rows or None, seed=seed, label_names="0=negative,1=positive")
-    train, dev, label_map = load_training_data(opts)
+    data = ClassifyData(train=str(SST2 / "train-clean.tsv"), dev=str(SST2 / "dev-sentences.tsv"), text_column="sentence",
+                        max_train=train_rows or None, label_names="0=negative,1=positive")
+    run = RunOptions(seed=seed).for_head(HeadOptions(mode="features", pooling="all"))
+    train, dev, label_map = load_training_data(data, seed)
     encoder = Encoder(None, device="cpu")
     poolings = [p for p in pooling_names() if p != "pooler" or encoder.has_pooler]
     heads = {p: PoolingHead(HeadSpec(pooling=p, standardize=True), encoder.hidden_size, encoder.num_layers, len(label_map)) for p in poolings}
@@ -125,7 +126,7 @@ def features_study(train_rows: int, seed: int, log) -> dict:
     for pooling, head in heads.items():
         req = request_for(head)
         t0 = time.perf_counter()
-        result = train_head(head, f_train[req], f_dev[req], train, dev, label_map, opts, ROOT / "runs" / "bench-work" / pooling, log)
+        result = train_head(head, f_train[req], f_dev[req], train, dev, label_map, run, ROOT / "runs" / "bench-work" / pooling, log)
         seconds = time.perf_counter() - t0
         with torch.no_grad():
             idx = list(range(len(dev)))

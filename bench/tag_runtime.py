@@ -26,6 +26,7 @@ def run(model: str, sentences: int | None) -> tuple[list[dict], int]:
     from bertkit.engine.runtime import cpu_features
     from bertkit.tagging import load_tagger, read_conll
     from bertkit.tagging.metrics import entity_report
+    from bertkit.tagging.onnx import onnx_states
 
     dev = read_conll(DATA / "wnut17" / "dev.conll")
     words, tags = dev.words[:sentences], dev.tags[:sentences]
@@ -34,6 +35,8 @@ def run(model: str, sentences: int | None) -> tuple[list[dict], int]:
         if dtype == "bf16" and not cpu_features().native_bf16:
             continue
         tagger = load_tagger(model, backend=backend, dtype=dtype, device="cpu")
+        if tagger.runtime.backend == "onnx":  # ONNX Runtime on as many threads as torch
+            tagger.model.embedding.states_fn = onnx_states(tagger.model.embedding, model, threads=torch.get_num_threads())
         tagger.tag_words(words[:16])  # warm-up
         start = time.perf_counter()
         pred, _ = tagger.tag_words(words)
@@ -60,7 +63,7 @@ def section(rows: list[dict], command: str, model: str, n: int) -> str:
         "## Tagger runtimes (`bench/tag_runtime.py`)", "",
         f"`{command}` on {machine()}; WNUT-17 dev, {n} sentences, entity F1 conlleval-style.",
         f"The tagger (`bertkit tag train` on WNUT-17 train): {_recipe(model)}.",
-        "The machine was shared with other jobs: timings are indicative. The F1 column compares runtimes of one",
+        "ONNX Runtime runs on as many threads as torch. The machine was shared with other jobs: timings are indicative. The F1 column compares runtimes of one",
         "tagger (its training may have chosen its best epoch on dev), not taggers; see bench/tag.py for those.", "",
         "| asked | runtime | entity F1 | words/s | vs torch fp32 |", "|---|---|---|---|---|",
     ]

@@ -6,7 +6,7 @@ from bertkit.classification.data import Examples, LabelMap, read_examples, strat
 from bertkit.classification.evaluate import evaluate_classifier
 from bertkit.classification.metrics import classification_report, confusion_matrix
 from bertkit.classification.model import HeadSpec, PoolingHead, TextClassifier
-from bertkit.classification.options import TrainOptions
+from bertkit.classification.options import ClassifyData, HeadOptions, RunOptions
 from bertkit.classification.train import TrainReport, train_classifier
 
 __all__ = [
@@ -24,7 +24,9 @@ __all__ = [
     "HeadSpec",
     "PoolingHead",
     "TextClassifier",
-    "TrainOptions",
+    "ClassifyData",
+    "HeadOptions",
+    "RunOptions",
     "TrainReport",
     "train_classifier",
 ]

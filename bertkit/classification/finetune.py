@@ -11,11 +11,10 @@ import torch
 from bertkit.classification.data import Examples, LabelMap
 from bertkit.classification.metrics import classification_report
 from bertkit.classification.model import PoolingHead, TextClassifier, cross_entropy, tokenize
-from bertkit.classification.options import TrainOptions
+from bertkit.classification.options import RunOptions
 from bertkit.encoder.batching import pad_batch
 from bertkit.encoder.encoder import Encoder
-from bertkit.training import TrainConfig, Trainer, TrainResult, grouped_batches
-from bertkit.training.checkpoint import resume_args
+from bertkit.training import Trainer, TrainResult, grouped_batches
 
 __all__ = ["finetune", "evaluate_logits"]
 
@@ -37,11 +36,15 @@ def finetune(
     train: Examples,
     dev: Examples,
     label_map: LabelMap,
-    opts: TrainOptions,
+    run: RunOptions,
     work_dir: Path,
     log: Callable[[str], None],
     peft_model=None,
+    *,
+    resume_args: dict | None = None,
 ) -> tuple[TextClassifier, TrainResult]:
+    """Train encoder and head end to end under ``run`` (a ``for_head`` copy); a resume must
+    match ``resume_args`` (the task's model-shaping options) besides ``run``'s settings."""
     model = TextClassifier(encoder, head.to(encoder.device))
     train_windows = tokenize(encoder, train.texts, train.pairs)
     dev_windows = tokenize(encoder, dev.texts, dev.pairs)
@@ -53,7 +56,7 @@ def finetune(
     trainable_encoder = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
 
     def batches(epoch: int) -> list[list[int]]:
-        return grouped_batches(train_windows.lengths, opts.batch_size, seed=opts.seed, epoch=epoch)
+        return grouped_batches(train_windows.lengths, run.batch_size, seed=run.seed, epoch=epoch)
 
     def loss_fn(m: TextClassifier, idx: list[int]) -> torch.Tensor:
         batch = pad_batch([train_windows.features[i] for i in idx], pad_id, encoder.input_keys)
@@ -61,17 +64,12 @@ def finetune(
         return cross_entropy(logits, y_train[idx])
 
     def evaluate(m: TextClassifier) -> dict:
-        return evaluate_logits(m, encoder, dev_windows, y_dev, label_map, max(64, opts.batch_size))
+        return evaluate_logits(m, encoder, dev_windows, y_dev, label_map, max(64, run.batch_size))
 
     def freeze(m: TextClassifier, frozen: bool) -> None:
         for p in trainable_encoder:
             p.requires_grad_(not frozen)
 
-    config = TrainConfig(
-        epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, warmup_ratio=opts.warmup_ratio,
-        layer_lr_decay=opts.layer_lr_decay, max_grad_norm=opts.max_grad_norm, dtype=opts.dtype,
-        freeze_epochs=opts.freeze_epochs, patience=opts.patience, metric="accuracy", seed=opts.seed,
-        checkpoint_every=opts.checkpoint_every, num_layers=encoder.num_layers, resume_args=resume_args(opts),
-    )
-    trainer = Trainer(model, batches, loss_fn, evaluate, config, out_dir=work_dir, freeze=freeze, progress=opts.progress, log=log)
-    return model, trainer.fit(resume=opts.resume)
+    config = run.train_config(metric="accuracy", num_layers=encoder.num_layers, resume_args=resume_args or {})
+    trainer = Trainer(model, batches, loss_fn, evaluate, config, out_dir=work_dir, freeze=freeze, progress=run.progress, log=log)
+    return model, trainer.fit(resume=run.resume)

@@ -32,9 +32,8 @@ from bertkit.classification.features import Features, head_inputs
 from bertkit.classification.logistic import fit_logistic, select_l2
 from bertkit.classification.metrics import classification_report
 from bertkit.classification.model import PoolingHead, cross_entropy
-from bertkit.classification.options import TrainOptions
-from bertkit.training import TrainConfig, Trainer, TrainResult, grouped_batches
-from bertkit.training.checkpoint import resume_args
+from bertkit.classification.options import RunOptions
+from bertkit.training import Trainer, TrainResult, grouped_batches
 
 __all__ = ["HELD_OUT_FRACTION", "head_logits", "held_out_split", "feature_stats", "pooled_vectors", "train_head"]
 
@@ -149,14 +148,15 @@ def _warm_start(head: PoolingHead, x: torch.Tensor, y: np.ndarray, fit: list[int
     log(f"start: L-BFGS logistic regression on the initial pooling (l2 {chosen.l2:.1e} chosen on {len(held)} held-out rows)")
 
 
-def _train_adamw(head, train: Features, y: np.ndarray, fit: list[int], held: list[int], label_map, opts, work_dir, log) -> TrainResult:
+def _train_adamw(head, train: Features, y: np.ndarray, fit: list[int], held: list[int], label_map, run: RunOptions, work_dir, log,
+                 resume_args: dict) -> TrainResult:
     """AdamW on the fit rows; the epoch kept is the best on the held-out rows (epoch 0: the start)."""
     y_all = torch.from_numpy(y)
     lengths = _lengths(train, len(y))
     fit_lengths = [lengths[i] for i in fit]
 
     def batches(epoch: int) -> list[list[int]]:
-        return [[fit[j] for j in b] for b in grouped_batches(fit_lengths, opts.batch_size, seed=opts.seed, epoch=epoch)]
+        return [[fit[j] for j in b] for b in grouped_batches(fit_lengths, run.batch_size, seed=run.seed, epoch=epoch)]
 
     def loss_fn(h: PoolingHead, idx: list[int]) -> torch.Tensor:
         return cross_entropy(head_logits(h, train, idx), y_all[idx].to(next(h.parameters()).device))
@@ -166,15 +166,12 @@ def _train_adamw(head, train: Features, y: np.ndarray, fit: list[int], held: lis
         h.train()
         return scores
 
-    config = TrainConfig(
-        epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, warmup_ratio=opts.warmup_ratio,
-        max_grad_norm=opts.max_grad_norm, dtype="fp32", patience=opts.patience, metric="accuracy",
-        seed=opts.seed, checkpoint_every=0, resume_args=resume_args(opts),
-    )
+    config = run.train_config(dtype="fp32", checkpoint_every=0, layer_lr_decay=1.0, freeze_epochs=0, metric="accuracy",
+                              resume_args=resume_args)
     start = _scores(head, train, held, y, label_map) if held else None
     start_state = copy.deepcopy(head.state_dict())
-    trainer = Trainer(head, batches, loss_fn, evaluate if held else None, config, out_dir=work_dir, progress=opts.progress, log=log)
-    result = trainer.fit(resume=opts.resume)
+    trainer = Trainer(head, batches, loss_fn, evaluate if held else None, config, out_dir=work_dir, progress=run.progress, log=log)
+    result = trainer.fit(resume=run.resume)
     if start is not None and (result.best_metric is None or start["accuracy"] >= result.best_metric):
         head.load_state_dict(start_state)
         result.best_metric, result.best_epoch = start["accuracy"], 0
@@ -192,13 +189,16 @@ def train_head(
     train_examples: Examples,
     dev_examples: Examples,
     label_map: LabelMap,
-    opts: TrainOptions,
+    run: RunOptions,
     work_dir: Path,
     log: Callable[[str], None],
+    *,
+    resume_args: dict | None = None,
 ) -> TrainResult:
-    """Train ``head`` on cached ``train`` features; ``result.extra["dev"]`` holds its dev scores."""
+    """Train ``head`` on cached ``train`` features under ``run`` (a ``for_head`` copy);
+    ``result.extra["dev"]`` holds its dev scores. A resume must also match ``resume_args``."""
     y = label_map.encode(train_examples.labels)
-    fit, held = held_out_split(y, HELD_OUT_FRACTION, opts.seed)
+    fit, held = held_out_split(y, HELD_OUT_FRACTION, run.seed)
     pooled = pooled_vectors(head, train)  # (N, D): the initial pooling's for learned poolings
     if head.spec.standardize:
         mean, std = feature_stats(pooled)
@@ -211,7 +211,7 @@ def train_head(
     else:
         if head.spec.hidden == 0 and held:
             _warm_start(head, x, y, fit, held, log)
-        result = _train_adamw(head, train, y, fit, held, label_map, opts, work_dir, log)
+        result = _train_adamw(head, train, y, fit, held, label_map, run, work_dir, log, resume_args or {})
     y_dev = label_map.encode(dev_examples.labels)
     result.extra["dev"] = _scores(head, dev, list(range(len(y_dev))), y_dev, label_map)
     head.eval()

@@ -1,91 +1,90 @@
-"""Training options for ``bertkit classify train`` (and the library's ``train_classifier``)."""
+"""Options of ``train_classifier`` (and ``bertkit classify train``) in three typed parts:
+
+* :class:`ClassifyData`: where the examples come from (files, columns, label names, subsample);
+* :class:`HeadOptions`: the model built on the base encoder (mode, pooling, layers, head, LoRA);
+* :class:`RunOptions`: how it trains (hyperparameters, run control, the feature cache); it
+  gives the generic :class:`~bertkit.training.TrainConfig` of the Trainer.
+
+Each part checks itself when built and raises :class:`~bertkit.errors.ParameterError`
+naming the parameter (``max_train``); ``bertkit classify train`` names its flag instead
+(``--max-train``, see :func:`option_flags`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from bertkit.errors import ParameterError, UsageError, choice_error
+from bertkit.training import TrainConfig
 
-__all__ = ["MODES", "TrainOptions", "parse_label_names", "option_flags"]
+__all__ = ["MODES", "ClassifyData", "HeadOptions", "RunOptions", "parse_label_names", "option_flags", "flat_args"]
 
 MODES = ("finetune", "features")
+DTYPES = ("fp32", "bf16")
+
+# Every option in the order the saved ``training`` record and the checkpoints' resume
+# arguments have always listed them (one flat dict, as before the split into parts).
+FLAT_ORDER = (
+    "train", "out", "dev", "dev_split", "mode", "pooling", "model", "text_column", "pair_column", "label_column",
+    "label_names", "epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "max_grad_norm", "freeze_epochs",
+    "layer_lr_decay", "dtype", "patience", "dropout", "hidden", "head", "layers", "layer_start", "max_length", "lora",
+    "max_train", "seed", "resume", "cache_dir", "no_cache", "device", "checkpoint_every", "progress",
+)
+
+
+def _check(checks: list[tuple[bool, str, str]]) -> None:
+    """Raise a ParameterError for the first ``(ok, parameter, message)`` that is not ok."""
+    for ok, param, message in checks:
+        if not ok:
+            raise ParameterError(param, message)
 
 
 @dataclass
-class TrainOptions:
+class ClassifyData:
+    """The training data: ``train`` and a ``dev`` file, or a seeded stratified ``dev_split``."""
+
     train: str
-    out: str
     dev: str | None = None
-    dev_split: float | None = None  # default 0.1 when no --dev
-    mode: str = "finetune"
-    pooling: str = "mean"  # a registry spec ("mean", "mean+max") or "all"
-    model: str | None = None  # base encoder directory (None: packaged all-MiniLM-L6-v2)
+    dev_split: float | None = None  # default 0.1 when no dev file
     text_column: str = "text"
     pair_column: str | None = None
     label_column: str = "label"
     label_names: str | None = None  # "0=negative,1=positive": rename raw labels
-    epochs: int | None = None  # finetune 3, features 30
-    lr: float | None = None  # finetune 3e-5 (LoRA 5e-4), features 1e-3
-    batch_size: int | None = None  # finetune 32, features 128
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    freeze_epochs: int = 0
-    layer_lr_decay: float = 1.0
-    dtype: str = "fp32"  # fp32 | bf16 (autocast)
-    patience: int | None = 2  # early stopping
-    dropout: float = 0.1
-    hidden: int = 0  # head MLP hidden size (0: linear)
-    head: str = "linear"  # linear | mlp (--hidden, default 256) | bilstm | cnn (features mode: networks over cached token states)
-    layers: str = "-1"
-    layer_start: int | None = None
-    max_length: int | None = None
-    lora: int = 0  # LoRA rank (0: full fine-tuning)
     max_train: int | None = None  # seeded random subsample of the training rows
-    seed: int = 42
-    resume: bool = False
-    cache_dir: str | None = None
-    no_cache: bool = False
-    device: str = "auto"
-    checkpoint_every: int = 200
-    progress: bool = False
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise choice_error("mode", self.mode, MODES)
-        if self.dtype not in ("fp32", "bf16"):
-            raise choice_error("training dtype", self.dtype, ("fp32", "bf16"))
         if self.dev is not None and self.dev_split is not None:
             raise ParameterError("dev", "give either dev (a file) or dev_split (a fraction), not both", "dev_split")
         if self.dev is None and self.dev_split is None:
             self.dev_split = 0.1
-        if self.epochs is None:
-            self.epochs = 3 if self.mode == "finetune" else 30
-        if self.lr is None:
-            self.lr = (5e-4 if self.lora else 3e-5) if self.mode == "finetune" else 1e-3
-        if self.batch_size is None:
-            self.batch_size = 32 if self.mode == "finetune" else 128
-        checks = [  # (ok, parameter, message): the CLI names its flag instead of the parameter
-            (self.epochs >= 1, "epochs", f"epochs must be >= 1, got {self.epochs}"),
-            (self.lr > 0, "lr", f"lr must be > 0, got {self.lr}"),
-            (self.batch_size >= 1, "batch_size", f"batch_size must be >= 1, got {self.batch_size}"),
-            (0 <= self.freeze_epochs <= self.epochs, "freeze_epochs", f"freeze_epochs must be in 0..{self.epochs}, got {self.freeze_epochs}"),
-            (0 < self.layer_lr_decay <= 1, "layer_lr_decay", f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}"),
-            (0 <= self.dropout < 1, "dropout", f"dropout must be in [0, 1), got {self.dropout}"),
-            (self.lora >= 0, "lora", f"lora must be >= 0, got {self.lora}"),
-            (self.max_train is None or self.max_train >= 2, "max_train", f"max_train must be >= 2, got {self.max_train}"),
-            (self.patience is None or self.patience >= 1, "patience", f"patience must be >= 1, got {self.patience}"),
-        ]
-        for ok, param, message in checks:
-            if not ok:
-                raise ParameterError(param, message)
+        _check([(self.max_train is None or self.max_train >= 2, "max_train", f"max_train must be >= 2, got {self.max_train}")])
         if self.label_names is not None:
             parse_label_names(self.label_names)
-        self._check_head()
-        if self.mode == "features" and (self.lora or self.freeze_epochs or self.layer_lr_decay != 1.0):
-            raise ParameterError("mode", "lora, freeze_epochs and layer_lr_decay apply to mode finetune only",
-                                 "lora", "freeze_epochs", "layer_lr_decay")
 
+
+@dataclass
+class HeadOptions:
+    """The model trained on the base encoder: how (``mode``), which pooling(s) over which
+    layers, the head on top, LoRA adapters, and the encoder's maximum length."""
+
+    mode: str = "finetune"
+    pooling: str = "mean"  # a registry spec ("mean", "mean+max") or "all"
+    layers: str = "-1"
+    layer_start: int | None = None
+    head: str = "linear"  # linear | mlp (hidden, default 256) | bilstm | cnn (features mode: networks over cached token states)
+    hidden: int = 0  # head MLP hidden size (0: linear)
+    dropout: float = 0.1
+    lora: int = 0  # LoRA rank (0: full fine-tuning)
+    max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise choice_error("mode", self.mode, MODES)
+        _check([
+            (0 <= self.dropout < 1, "dropout", f"dropout must be in [0, 1), got {self.dropout}"),
+            (self.lora >= 0, "lora", f"lora must be >= 0, got {self.lora}"),
+        ])
+        self._check_head()
 
     def _check_head(self) -> None:
         from bertkit.classification.seqheads import HEADS, SEQUENCE_HEADS
@@ -102,6 +101,70 @@ class TrainOptions:
             raise UsageError(f"--head {self.head} takes one --pooling, not all")
 
 
+@dataclass
+class RunOptions:
+    """How to train: hyperparameters (``None``: the mode's default, see :meth:`for_head`),
+    run control (seed, resume, checkpoints, device, progress) and the feature cache."""
+
+    epochs: int | None = None  # finetune 3, features 30
+    lr: float | None = None  # finetune 3e-5 (LoRA 5e-4), features 1e-3
+    batch_size: int | None = None  # finetune 32, features 128
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    freeze_epochs: int = 0
+    layer_lr_decay: float = 1.0
+    dtype: str = "fp32"  # fp32 | bf16 (autocast)
+    patience: int | None = 2  # early stopping
+    seed: int = 42
+    resume: bool = False
+    cache_dir: str | None = None  # features mode: the feature cache (None: the default one)
+    no_cache: bool = False
+    device: str = "auto"
+    checkpoint_every: int = 200
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise choice_error("training dtype", self.dtype, DTYPES)
+        epochs = self.epochs
+        _check([
+            (epochs is None or epochs >= 1, "epochs", f"epochs must be >= 1, got {epochs}"),
+            (self.lr is None or self.lr > 0, "lr", f"lr must be > 0, got {self.lr}"),
+            (self.batch_size is None or self.batch_size >= 1, "batch_size", f"batch_size must be >= 1, got {self.batch_size}"),
+            (epochs is None or 0 <= self.freeze_epochs <= epochs, "freeze_epochs", f"freeze_epochs must be in 0..{epochs}, got {self.freeze_epochs}"),
+            (0 < self.layer_lr_decay <= 1, "layer_lr_decay", f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}"),
+            (self.patience is None or self.patience >= 1, "patience", f"patience must be >= 1, got {self.patience}"),
+        ])
+
+    def for_head(self, head: HeadOptions) -> RunOptions:
+        """A copy with the defaults of ``head.mode`` filled in, checked against ``head``."""
+        finetune = head.mode == "finetune"
+        if not finetune and (head.lora or self.freeze_epochs or self.layer_lr_decay != 1.0):
+            raise ParameterError("mode", "lora, freeze_epochs and layer_lr_decay apply to mode finetune only",
+                                 "lora", "freeze_epochs", "layer_lr_decay")
+        epochs = self.epochs if self.epochs is not None else 3 if finetune else 30
+        lr = self.lr if self.lr is not None else (5e-4 if head.lora else 3e-5) if finetune else 1e-3
+        batch_size = self.batch_size if self.batch_size is not None else 32 if finetune else 128
+        return replace(self, epochs=epochs, lr=lr, batch_size=batch_size)
+
+    def train_config(self, **task) -> TrainConfig:
+        """The Trainer's config for these settings; ``task`` adds or overrides fields
+        (``metric``, ``num_layers``, ``resume_args``). Call on a :meth:`for_head` copy."""
+        if self.epochs is None or self.lr is None:
+            raise UsageError("RunOptions.train_config needs epochs and lr: call for_head(head) first")
+        keys = ("epochs", "lr", "weight_decay", "warmup_ratio", "layer_lr_decay", "max_grad_norm", "dtype",
+                "freeze_epochs", "patience", "seed", "checkpoint_every")
+        return TrainConfig(**{**{k: getattr(self, k) for k in keys}, **task})
+
+
+def flat_args(data: ClassifyData, head: HeadOptions, run: RunOptions, *, out: str, model: str | None) -> dict:
+    """Every option as one flat dict in :data:`FLAT_ORDER`: what a model directory's ``training``
+    record and a checkpoint's resume arguments hold."""
+    values = {**asdict(data), **asdict(head), **asdict(run), "out": out, "model": model}
+    return {key: values[key] for key in FLAT_ORDER}
+
+
 def parse_label_names(spec: str) -> dict[str, str]:
     """``"0=negative,1=positive"`` -> {"0": "negative", "1": "positive"}."""
     mapping: dict[str, str] = {}
@@ -116,7 +179,5 @@ def parse_label_names(spec: str) -> dict[str, str]:
 
 
 def option_flags() -> dict[str, str]:
-    """Each TrainOptions field's ``bertkit classify train`` flag (``max_train`` -> ``--max-train``)."""
-    from dataclasses import fields
-
-    return {f.name: "--" + f.name.replace("_", "-") for f in fields(TrainOptions)}
+    """Each option's ``bertkit classify train`` flag (``max_train`` -> ``--max-train``)."""
+    return {name: "--" + name.replace("_", "-") for name in FLAT_ORDER}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,13 @@ from bertkit.classification.headtrain import train_head
 from bertkit.classification.lora import add_lora
 from bertkit.classification.model import HeadSpec, PoolingHead
 from bertkit.classification.modeldir import copy_encoder_dir, default_encoder_sha256, is_default_encoder, save_single, write_config
-from bertkit.classification.options import TrainOptions, parse_label_names
+from bertkit.classification.options import ClassifyData, HeadOptions, RunOptions, flat_args, parse_label_names
 from bertkit.classification.plots import plot_comparison
 from bertkit.embeddings.pooling import pooling_names, split_pooling_spec
 from bertkit.encoder.encoder import Encoder
 from bertkit.errors import ParameterError, UsageError
 from bertkit.training import ddp, plot_training_curves, seed_everything
+from bertkit.training.checkpoint import NOT_SHAPING
 
 __all__ = ["TrainReport", "train_classifier", "load_training_data"]
 
@@ -41,35 +42,35 @@ class TrainReport:
     seconds: float = 0.0
 
 
-def load_training_data(opts: TrainOptions) -> tuple[Examples, Examples, LabelMap]:
-    """Train and dev examples (dev from --dev or a stratified seeded split) and the label map."""
-    columns = dict(text_column=opts.text_column, label_column=opts.label_column, pair_column=opts.pair_column)
-    train = read_examples(opts.train, **columns)
+def load_training_data(data: ClassifyData, seed: int = 42) -> tuple[Examples, Examples, LabelMap]:
+    """Train and dev examples (dev from ``data.dev`` or a stratified split seeded by ``seed``) and the label map."""
+    columns = dict(text_column=data.text_column, label_column=data.label_column, pair_column=data.pair_column)
+    train = read_examples(data.train, **columns)
     check_trainable(train)
-    if opts.dev is not None:
-        dev = read_examples(opts.dev, **columns)
+    if data.dev is not None:
+        dev = read_examples(data.dev, **columns)
     else:
-        train, dev = stratified_split(train, opts.dev_split, opts.seed)
-    if opts.max_train is not None and opts.max_train < len(train):
-        keep = np.sort(np.random.default_rng(opts.seed).choice(len(train), opts.max_train, replace=False))
+        train, dev = stratified_split(train, data.dev_split, seed)
+    if data.max_train is not None and data.max_train < len(train):
+        keep = np.sort(np.random.default_rng(seed).choice(len(train), data.max_train, replace=False))
         train = train.subset(keep.tolist())
-    if opts.label_names:
-        train, dev = _rename(train, opts), _rename(dev, opts)
+    if data.label_names:
+        train, dev = _rename(train, data), _rename(dev, data)
     label_map = check_trainable(train)
     check_known_labels(dev, label_map)
     return train, dev, label_map
 
 
-def _rename(examples: Examples, opts: TrainOptions) -> Examples:
-    mapping = parse_label_names(opts.label_names)
+def _rename(examples: Examples, data: ClassifyData) -> Examples:
+    mapping = parse_label_names(data.label_names)
     for i, label in enumerate(examples.labels):
         if label not in mapping:
             where = f", line {examples.lines[i]}" if examples.lines else ""
-            raise ParameterError("label_names", f"{examples.source}{where}: label {label!r} has no name in label_names {opts.label_names!r}")
+            raise ParameterError("label_names", f"{examples.source}{where}: label {label!r} has no name in label_names {data.label_names!r}")
     return Examples(examples.texts, [mapping[x] for x in examples.labels], examples.pairs, examples.lines, examples.source)
 
 
-def _poolings(opts: TrainOptions, encoder: Encoder, log) -> list[str]:
+def _poolings(opts: HeadOptions, encoder: Encoder, log) -> list[str]:
     if opts.pooling != "all":
         parts = split_pooling_spec(opts.pooling)
         if "pooler" in parts and not encoder.has_pooler:
@@ -82,17 +83,16 @@ def _poolings(opts: TrainOptions, encoder: Encoder, log) -> list[str]:
     return names
 
 
-def _head(opts: TrainOptions, pooling: str, encoder: Encoder, label_map: LabelMap) -> PoolingHead:
+def _head(opts: HeadOptions, pooling: str, encoder: Encoder, label_map: LabelMap) -> PoolingHead:
     spec = HeadSpec(pooling=pooling, layers=opts.layers, layer_start=opts.layer_start, dropout=opts.dropout, hidden=opts.hidden,
                     standardize=opts.mode == "features", sequence=opts.head if opts.head in ("bilstm", "cnn") else None)
     return PoolingHead(spec, encoder.hidden_size, encoder.num_layers, len(label_map))
 
 
-def _training_args(opts: TrainOptions) -> dict:
-    args = asdict(opts)
-    for key in ("resume", "progress", "cache_dir", "no_cache", "device", "checkpoint_every"):
-        args.pop(key)
-    return args
+def _training_args(args: dict) -> dict:
+    """The ``training`` record of a model directory: every option but run control."""
+    run_control = ("resume", "progress", "cache_dir", "no_cache", "device", "checkpoint_every")
+    return {k: v for k, v in args.items() if k not in run_control}
 
 
 def _finished(directory: Path) -> bool:
@@ -107,9 +107,12 @@ def _finished(directory: Path) -> bool:
 
 @dataclass
 class _Setup:
-    """What every pooling of one run shares: data, labels, the base encoder, where to write."""
+    """What every pooling of one run shares: options, data, labels, the base encoder, where to write."""
 
-    opts: TrainOptions
+    head_opts: HeadOptions
+    run: RunOptions  # with the mode's defaults filled in
+    model: str | None  # the base encoder (None: the packaged one)
+    resume_args: dict  # what a resumed run must share with its checkpoint
     train: Examples
     dev: Examples
     label_map: LabelMap
@@ -130,22 +133,35 @@ class _Setup:
 
     def done_before(self, pooling: str) -> bool:
         """A resumed ensemble keeps members that were finished before the interruption."""
-        if self.opts.resume and self.ensemble and _finished(self.target(pooling)):
+        if self.run.resume and self.ensemble and _finished(self.target(pooling)):
             self.report.rows.append(_row_from_dir(self.target(pooling), pooling))
             return True
         return False
 
 
-def train_classifier(opts: TrainOptions, log: Callable[[str], None] = lambda m: None) -> TrainReport:
-    """Train ``opts.pooling`` (or every pooling and a soft-voting ensemble) and write ``opts.out``."""
+def train_classifier(
+    data: ClassifyData,
+    out: str | Path,
+    head: HeadOptions | None = None,
+    run: RunOptions | None = None,
+    *,
+    model: str | Path | None = None,
+    log: Callable[[str], None] = lambda m: None,
+) -> TrainReport:
+    """Train ``head.pooling`` (or every pooling and a soft-voting ensemble) on ``data`` over the base
+    encoder ``model`` (None: the packaged all-MiniLM-L6-v2) and write the model directory ``out``."""
     start = time.perf_counter()
+    head = head if head is not None else HeadOptions()
+    run = (run if run is not None else RunOptions()).for_head(head)
+    model = None if model is None else str(model)
     rank = ddp.setup()  # under torchrun: join the group (and pin this rank's GPU) before loading
-    if rank.active and opts.mode != "finetune":
+    if rank.active and head.mode != "finetune":
         raise UsageError("torchrun / --nproc trains --mode finetune; features mode trains its heads in one process")
     if not rank.main:
         log = lambda message: None  # noqa: E731
-    setup = _prepare(opts, rank, log)
-    if opts.mode == "features":
+    args = flat_args(data, head, run, out=str(out), model=model)
+    setup = _prepare(data, head, run, args, rank, log)
+    if head.mode == "features":
         _train_features_mode(setup, start)
     else:
         _train_finetune_mode(setup)
@@ -153,32 +169,33 @@ def train_classifier(opts: TrainOptions, log: Callable[[str], None] = lambda m: 
     return setup.report
 
 
-def _prepare(opts: TrainOptions, rank, log) -> _Setup:
+def _prepare(data: ClassifyData, head: HeadOptions, run: RunOptions, args: dict, rank, log) -> _Setup:
     """Read the data, load the base encoder and validate every head before anything is written."""
-    seed_everything(opts.seed)
-    train, dev, label_map = load_training_data(opts)
-    encoder = Encoder(opts.model, device=opts.device, max_length=opts.max_length)
-    poolings = _poolings(opts, encoder, log)
+    seed_everything(run.seed)
+    train, dev, label_map = load_training_data(data, run.seed)
+    encoder = Encoder(args["model"], device=run.device, max_length=head.max_length)
+    poolings = _poolings(head, encoder, log)
     for p in poolings:
-        _head(opts, p, encoder, label_map)
-    out = Path(opts.out)
+        _head(head, p, encoder, label_map)
+    out = Path(args["out"])
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a directory")
     log(f"{len(train)} training and {len(dev)} dev examples, labels: {', '.join(label_map.labels)}")
     base_sha = default_encoder_sha256() if is_default_encoder(encoder.path) else None
     report = TrainReport(out, list(label_map.labels), len(train), len(dev))
-    common = dict(labels=list(label_map.labels), max_length=encoder.max_length, pairs=train.pairs is not None, training=_training_args(opts))
-    return _Setup(opts, train, dev, label_map, encoder, poolings, report, common, base_sha, rank, log)
+    common = dict(labels=list(label_map.labels), max_length=encoder.max_length, pairs=train.pairs is not None, training=_training_args(args))
+    shaping = {k: v for k, v in args.items() if k not in NOT_SHAPING}
+    return _Setup(head, run, args["model"], shaping, train, dev, label_map, encoder, poolings, report, common, base_sha, rank, log)
 
 
 def _train_features_mode(s: _Setup, start: float) -> None:
     """One embedding pass (cached), then every head on the cached features."""
-    opts, encoder = s.opts, s.encoder
-    heads = [_head(opts, p, encoder, s.label_map).to(encoder.device) for p in s.poolings]
+    run, encoder = s.run, s.encoder
+    heads = [_head(s.head_opts, p, encoder, s.label_map).to(encoder.device) for p in s.poolings]
     requests = list(dict.fromkeys(request_for(h) for h in heads))
-    cache = None if opts.no_cache else FeatureCache(opts.cache_dir)
-    feats_train = dict(zip(requests, extract_features(encoder, s.train, requests, cache, progress=opts.progress, log=s.log)))
-    feats_dev = dict(zip(requests, extract_features(encoder, s.dev, requests, cache, progress=opts.progress, log=s.log)))
+    cache = None if run.no_cache else FeatureCache(run.cache_dir)
+    feats_train = dict(zip(requests, extract_features(encoder, s.train, requests, cache, progress=run.progress, log=s.log)))
+    feats_dev = dict(zip(requests, extract_features(encoder, s.dev, requests, cache, progress=run.progress, log=s.log)))
     embed_seconds = time.perf_counter() - start
     default_spec = EncoderSpec("default", s.base_sha) if s.base_sha else EncoderSpec("included")
     for pooling, head in zip(s.poolings, heads):
@@ -188,7 +205,8 @@ def _train_features_mode(s: _Setup, start: float) -> None:
         s.log(f"training the {pooling} head on cached features")
         req = request_for(head)
         target = s.target(pooling)
-        result = train_head(head, feats_train[req], feats_dev[req], s.train, s.dev, s.label_map, opts, target / WORK_DIR, s.log)
+        result = train_head(head, feats_train[req], feats_dev[req], s.train, s.dev, s.label_map, run, target / WORK_DIR, s.log,
+                            resume_args=s.resume_args)
         dev_scores = result.extra["dev"]
         metrics = {"dev_accuracy": dev_scores["accuracy"], "dev_macro_f1": dev_scores["macro_f1"], "held_out_accuracy": result.best_metric,
                    "best_epoch": result.best_epoch, "solver": result.extra["solver"], "seconds": time.perf_counter() - t0}
@@ -203,24 +221,25 @@ def _train_features_mode(s: _Setup, start: float) -> None:
     if s.ensemble:
         if default_spec.source == "included":
             copy_encoder_dir(encoder.path, s.report.out / "encoder")
-        _write_ensemble(s.report.out, s.poolings, default_spec, s.common, "features", s.report, s.dev, s.label_map, opts, s.log)
+        _write_ensemble(s.report.out, s.poolings, default_spec, s.common, "features", s.report, s.dev, s.label_map, run.device, s.log)
 
 
 def _train_finetune_mode(s: _Setup) -> None:
     """Fine-tune the encoder (or LoRA adapters) with each pooling head in turn."""
-    opts = s.opts
+    opts, run = s.head_opts, s.run
     for i, pooling in enumerate(s.poolings):
         if s.done_before(pooling):
             continue
         t0 = time.perf_counter()
-        enc = s.encoder if i == 0 else Encoder(opts.model, device=opts.device, max_length=opts.max_length)
-        seed_everything(opts.seed)
+        enc = s.encoder if i == 0 else Encoder(s.model, device=run.device, max_length=opts.max_length)
+        seed_everything(run.seed)
         head = _head(opts, pooling, enc, s.label_map)
         peft_model = add_lora(enc, opts.lora) if opts.lora else None
         name = "all-MiniLM-L6-v2" if s.base_sha else enc.path.name
         s.log(f"fine-tuning {name} with {pooling} pooling" + (f" (LoRA rank {opts.lora})" if opts.lora else ""))
         target = s.target(pooling)
-        model, result = finetune(enc, head, s.train, s.dev, s.label_map, opts, target / WORK_DIR, s.log, peft_model)
+        model, result = finetune(enc, head, s.train, s.dev, s.label_map, run, target / WORK_DIR, s.log, peft_model,
+                                 resume_args=s.resume_args)
         if opts.lora and s.base_sha:
             spec = EncoderSpec("default", s.base_sha, adapter="lora")
         else:
@@ -233,7 +252,7 @@ def _train_finetune_mode(s: _Setup) -> None:
         ddp.barrier(s.rank)
         s.report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
     if s.ensemble and s.rank.main:
-        _write_ensemble(s.report.out, s.poolings, EncoderSpec("members"), s.common, "finetune", s.report, s.dev, s.label_map, opts, s.log)
+        _write_ensemble(s.report.out, s.poolings, EncoderSpec("members"), s.common, "finetune", s.report, s.dev, s.label_map, run.device, s.log)
 
 
 def _dev_row(result) -> dict:
@@ -269,7 +288,7 @@ def _finish(target: Path, config: ClassifierConfig, head, encoder, peft_model, r
         log(f"saved {target} (best dev accuracy {result.best_metric:.4f} at epoch {result.best_epoch})")
 
 
-def _write_ensemble(out: Path, poolings, spec: EncoderSpec, common: dict, mode: str, report: TrainReport, dev: Examples, label_map: LabelMap, opts: TrainOptions, log) -> None:
+def _write_ensemble(out: Path, poolings, spec: EncoderSpec, common: dict, mode: str, report: TrainReport, dev: Examples, label_map: LabelMap, device: str, log) -> None:
     from bertkit.classification.classifier import load_classifier
     from bertkit.classification.metrics import classification_report
 
@@ -277,7 +296,7 @@ def _write_ensemble(out: Path, poolings, spec: EncoderSpec, common: dict, mode: 
     config = ClassifierConfig(kind="ensemble", mode=mode, encoder=spec, members=members, **common)
     write_config(out, config)
     t0 = time.perf_counter()
-    clf = load_classifier(out, device=opts.device)
+    clf = load_classifier(out, device=device)
     probs = clf.predict_proba(dev.texts, dev.pairs)
     result = classification_report(label_map.encode(dev.labels), probs.argmax(axis=1), label_map.labels)
     report.rows.append({"pooling": "ensemble", "accuracy": result["accuracy"], "macro_f1": result["macro_f1"], "best_epoch": None,

@@ -77,7 +77,7 @@ def train_command(
     nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel in N local processes (torchrun + DDP; finetune mode)."),
 ) -> None:
     """Train a classifier (one pooling, or --pooling all with a soft-voting ensemble)."""
-    from bertkit.classification.options import TrainOptions, option_flags
+    from bertkit.classification.options import ClassifyData, HeadOptions, RunOptions, option_flags
     from bertkit.classification.train import train_classifier
     from bertkit.distributed.torchrun import relaunch
     from bertkit.training.ddp import is_main
@@ -85,18 +85,19 @@ def train_command(
     if nproc > 1:
         raise typer.Exit(relaunch(nproc))
     check_output(out, "--out", directory=True)
-    with flags_for(**option_flags()):
-        opts = TrainOptions(
-            train=train, out=str(out), dev=dev, dev_split=dev_split, mode=mode, pooling=pooling, model=model,
-            text_column=text_column, pair_column=pair_column, label_column=label_column, label_names=label_names, epochs=epochs, lr=lr,
-            batch_size=batch_size, weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
-            freeze_epochs=freeze_epochs, layer_lr_decay=layer_lr_decay, dtype=dtype, patience=patience or None,
-            dropout=dropout, hidden=hidden, head=head, layers=layers, layer_start=layer_start, max_length=max_length, lora=lora,
-            max_train=max_train, seed=seed, resume=resume, cache_dir=str(cache_dir) if cache_dir else None,
-            no_cache=no_cache, device=device, checkpoint_every=checkpoint_every, progress=show_progress(),
-        )
+    with flags_for(**option_flags()):  # the library names parameters (max_train), the CLI its flags (--max-train)
+        data = ClassifyData(train=train, dev=dev, dev_split=dev_split, text_column=text_column, pair_column=pair_column,
+                            label_column=label_column, label_names=label_names, max_train=max_train)
+        head_opts = HeadOptions(mode=mode, pooling=pooling, layers=layers, layer_start=layer_start, head=head, hidden=hidden,
+                                dropout=dropout, lora=lora, max_length=max_length)
+        run = RunOptions(
+            epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
+            freeze_epochs=freeze_epochs, layer_lr_decay=layer_lr_decay, dtype=dtype, patience=patience or None, seed=seed, resume=resume,
+            cache_dir=str(cache_dir) if cache_dir else None, no_cache=no_cache, device=device, checkpoint_every=checkpoint_every,
+            progress=show_progress(),
+        ).for_head(head_opts)
     with resume_hint(out), flags_for(**option_flags()):
-        report = train_classifier(opts, log=_log)
+        report = train_classifier(data, str(out), head_opts, run, model=model, log=_log)
     if not is_main():  # under torchrun rank 0 reports
         return
     if as_json:

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from bertkit.embeddings.layers import LayerSelection
 from bertkit.encoder.forward import EncoderOutput
+from bertkit.engine.backends import OnnxBackend
 from bertkit.engine.graph import EncoderGraph
 from bertkit.engine.tasks import task_backend
 
@@ -32,15 +33,17 @@ class LayerStates(nn.Module):
         return torch.stack([encoded.hidden_states[i] for i in self.indices], dim=2)
 
 
-def onnx_states(embedding, name: str):
-    """A ``states(batch) -> (B, T, K, H)`` function running ``embedding``'s encoder on ONNX Runtime (fp32)."""
+def onnx_states(embedding, name: str, threads: int | None = None):
+    """A ``states(batch) -> (B, T, K, H)`` function running ``embedding``'s encoder on ONNX Runtime (fp32);
+    ``threads``: ONNX Runtime's intra-op threads (default: every core)."""
     runner = embedding.runner
     head = LayerStates(embedding.layers)
     graph = EncoderGraph(runner.model, head, list(runner.input_keys), hidden_states=not head.last_only, pooler=False)
     export = task_backend(graph, list(runner.input_keys), ["states"], dtype="fp32", kind="tokens", name=name,
                           max_length=runner.max_length, layers=",".join(str(i) for i in head.indices), dim=runner.hidden_size)
+    backend = export.backend if threads is None else OnnxBackend(export.directory / export.info.model_file, list(runner.input_keys), threads)
 
     def states(batch: dict[str, Tensor]) -> Tensor:
-        return torch.from_numpy(export.backend.run(batch))
+        return torch.from_numpy(backend.run(batch))
 
     return states

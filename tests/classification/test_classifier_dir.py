@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from bertkit.classification import TrainOptions, load_classifier, train_classifier
+from bertkit.classification import ClassifyData, HeadOptions, RunOptions, load_classifier, train_classifier
 from bertkit.classification.config import ClassifierConfig, EncoderSpec
 from bertkit.classification.modeldir import write_config
 from bertkit.cli.app import main
@@ -21,8 +21,8 @@ from bertkit.errors import ModelLoadError
 @pytest.fixture()
 def model(tiny_bert, train_csv, tmp_path):
     out = tmp_path / "m"
-    train_classifier(TrainOptions(train=str(train_csv), dev=str(train_csv), out=str(out), model=str(tiny_bert), mode="features",
-                                  epochs=1, patience=None, device="cpu"))
+    train_classifier(ClassifyData(train=str(train_csv), dev=str(train_csv)), out, HeadOptions(mode="features"),
+                     RunOptions(epochs=1, patience=None, device="cpu"), model=tiny_bert)
     return out
 
 

@@ -3,16 +3,17 @@
 import numpy as np
 import pytest
 
-from bertkit.classification import TrainOptions, evaluate_classifier, load_classifier, train_classifier
+from bertkit.classification import evaluate_classifier, load_classifier, train_classifier
 from bertkit.classification.data import read_examples
 from bertkit.engine.onnx_export import read_export_info
 from bertkit.errors import UsageError
+from tiny_data import classify_parts
 
 
 def _train(tiny_bert, train_csv, out, **kw):
     opts = dict(train=str(train_csv), out=str(out), model=str(tiny_bert), dev=str(train_csv), seed=1, patience=None, epochs=1)
     opts.update(kw)
-    train_classifier(TrainOptions(**opts))
+    train_classifier(**classify_parts(**opts))
     return out
 
 

@@ -7,20 +7,21 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from bertkit.classification import TrainOptions, load_classifier, train_classifier
+from bertkit.classification import load_classifier, train_classifier
 from bertkit.classification.config import read_config
 from bertkit.classification.data import read_examples
+from tiny_data import classify_parts
 
 
 def _opts(tiny_bert, train_csv, dev_csv, out, **kw):
     base = dict(train=str(train_csv), out=str(out), model=str(tiny_bert), dev=str(dev_csv), seed=1, device="cpu",
                 mode="features", pooling="mean")
-    return TrainOptions(**{**base, **kw})
+    return classify_parts(**{**base, **kw})
 
 
 def test_linear_head_is_standardised_lbfgs(tiny_bert, train_csv, dev_csv, tmp_path):
     logs: list[str] = []
-    report = train_classifier(_opts(tiny_bert, train_csv, dev_csv, tmp_path / "m"), log=logs.append)
+    report = train_classifier(**_opts(tiny_bert, train_csv, dev_csv, tmp_path / "m"), log=logs.append)
     config = read_config(tmp_path / "m")
     assert config.head.standardize and config.metrics["solver"] == "lbfgs"
     assert config.metrics["l2"] > 0 and "held_out_accuracy" in config.metrics
@@ -48,19 +49,19 @@ def test_linear_head_ignores_feature_scale(tiny_bert, train_csv, dev_csv, tmp_pa
 
     ex = Examples([f"t{i}" for i in range(60)], labels, source="synthetic")
     label_map = LabelMap(("a", "b"))
-    opts = _opts(tiny_bert, train_csv, dev_csv, tmp_path / "unused")
+    run = _opts(tiny_bert, train_csv, dev_csv, tmp_path / "unused")["run"]
     probs = []
     for scale in (1.0, 1000.0):
         feats = Features(FeatureRequest("vectors", pooling="mean"), vectors=x * scale)
         head = PoolingHead(HeadSpec(standardize=True), 8, 2, 2)
-        train_head(head, feats, feats, ex, ex, label_map, opts, tmp_path / "w", lambda m: None)
+        train_head(head, feats, feats, ex, ex, label_map, run, tmp_path / "w", lambda m: None)
         with torch.no_grad():
             probs.append(torch.softmax(head.classify(torch.from_numpy(x * scale)), dim=1).numpy())
     np.testing.assert_allclose(probs[0], probs[1], atol=1e-4)
 
 
 def test_mlp_head_picks_epoch_on_held_out_rows(tiny_bert, train_csv, dev_csv, tmp_path):
-    report = train_classifier(_opts(tiny_bert, train_csv, dev_csv, tmp_path / "m", hidden=16, epochs=3, patience=None))
+    report = train_classifier(**_opts(tiny_bert, train_csv, dev_csv, tmp_path / "m", hidden=16, epochs=3, patience=None))
     config = read_config(tmp_path / "m")
     assert config.metrics["solver"] == "adamw" and 0 <= config.metrics["best_epoch"] <= 3  # 0: the starting point
     assert report.rows[0]["accuracy"] == config.metrics["dev_accuracy"]
@@ -70,7 +71,7 @@ def test_attention_head_starts_from_logistic_regression_and_never_ends_worse(tin
     import json
 
     logs: list[str] = []
-    train_classifier(_opts(tiny_bert, train_csv, dev_csv, tmp_path / "a", pooling="attention", epochs=2, patience=None), log=logs.append)
+    train_classifier(**_opts(tiny_bert, train_csv, dev_csv, tmp_path / "a", pooling="attention", epochs=2, patience=None), log=logs.append)
     assert any(m.startswith("start: L-BFGS logistic regression on the initial pooling") for m in logs)
     history = json.loads((tmp_path / "a" / "history.json").read_text())
     assert history[0]["epoch"] == 0  # the starting point is scored on the held-out rows like any epoch

@@ -9,7 +9,7 @@ import torch
 from bertkit.classification.classifier import load_classifier
 from bertkit.classification.features import request_for
 from bertkit.classification.model import HeadSpec, PoolingHead
-from bertkit.classification.options import TrainOptions
+from bertkit.classification.options import ClassifyData, HeadOptions, RunOptions
 from bertkit.classification.train import train_classifier
 from bertkit.embeddings.pooling import PoolingInput
 from bertkit.errors import UsageError
@@ -31,9 +31,8 @@ def test_sequence_heads_read_token_states(kind, dim):
 @pytest.mark.parametrize("kind", ["bilstm", "cnn"])
 def test_train_and_predict(kind, tiny_bert, train_csv, dev_csv, tmp_path):
     out = tmp_path / kind
-    opts = TrainOptions(train=str(train_csv), dev=str(dev_csv), out=str(out), model=str(tiny_bert), mode="features",
-                        head=kind, epochs=2, device="cpu")
-    report = train_classifier(opts)
+    report = train_classifier(ClassifyData(train=str(train_csv), dev=str(dev_csv)), out, HeadOptions(mode="features", head=kind),
+                              RunOptions(epochs=2, device="cpu"), model=tiny_bert)
     assert 0 <= report.rows[0]["accuracy"] <= 1
     clf = load_classifier(out, backend="torch", dtype="fp32", device="cpu")
     probs = clf.predict_proba(["a great film", "an awful, boring film with nothing in it"])
@@ -42,9 +41,9 @@ def test_train_and_predict(kind, tiny_bert, train_csv, dev_csv, tmp_path):
 
 def test_head_option_checks():
     with pytest.raises(UsageError, match="valid options: linear, mlp, bilstm, cnn"):
-        TrainOptions(train="a", out="b", head="gru")
+        HeadOptions(head="gru")
     with pytest.raises(UsageError, match="needs --mode features"):
-        TrainOptions(train="a", out="b", head="bilstm")
+        HeadOptions(head="bilstm")
     with pytest.raises(UsageError, match="cannot use"):
         PoolingHead(HeadSpec(pooling="weighted_layer", sequence="bilstm"), 32, 3, 2)
-    assert TrainOptions(train="a", out="b", head="mlp", mode="features").hidden == 256
+    assert HeadOptions(head="mlp", mode="features").hidden == 256

@@ -5,17 +5,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bertkit.classification import TrainOptions, load_classifier, train_classifier
+from bertkit.classification import ClassifyData, HeadOptions, RunOptions, load_classifier, train_classifier
 from bertkit.classification.data import read_examples
 from bertkit.classification.modeldir import load_head
 from bertkit.errors import ModelLoadError, UsageError
+from tiny_data import classify_parts
 
 
 def _opts(tiny_bert, train_csv, out, **kw):
     # device cpu: the seeded outcomes asserted here are those of the CPU's random numbers
     base = dict(train=str(train_csv), out=str(out), model=str(tiny_bert), dev=str(train_csv), seed=1, patience=None, device="cpu")
     base.update(kw)
-    return TrainOptions(**base)
+    return classify_parts(**base)
 
 
 def _train_accuracy(model_dir, train_csv):
@@ -26,7 +27,7 @@ def _train_accuracy(model_dir, train_csv):
 
 
 def test_finetune_overfits_small_set(tiny_bert, train_csv, tmp_path, pooling="attention"):
-    report = train_classifier(_opts(tiny_bert, train_csv, tmp_path / "m", pooling=pooling, epochs=12, lr=3e-3, batch_size=8, dropout=0.0))
+    report = train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "m", pooling=pooling, epochs=12, lr=3e-3, batch_size=8, dropout=0.0))
     assert report.rows[0]["accuracy"] == 1.0
     assert _train_accuracy(tmp_path / "m", train_csv) == 1.0
     assert (tmp_path / "m" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -36,7 +37,7 @@ def test_finetune_overfits_small_set(tiny_bert, train_csv, tmp_path, pooling="at
 @pytest.mark.parametrize("pooling", ["mean", "weighted_layer"])
 def test_features_mode_overfits_small_set(tiny_bert, train_csv, tmp_path, pooling):
     opts = _opts(tiny_bert, train_csv, tmp_path / "f", mode="features", pooling=pooling, epochs=80, lr=1e-2, dropout=0.0, hidden=64, batch_size=8)
-    report = train_classifier(opts)
+    report = train_classifier(**opts)
     assert report.rows[0]["accuracy"] == 1.0
     assert _train_accuracy(tmp_path / "f", train_csv) == 1.0
 
@@ -44,24 +45,24 @@ def test_features_mode_overfits_small_set(tiny_bert, train_csv, tmp_path, poolin
 def test_features_cache_hit_and_miss(tiny_bert, train_csv, dev_csv, tmp_path):
     logs: list[str] = []
     opts = _opts(tiny_bert, train_csv, tmp_path / "f", dev=str(dev_csv), mode="features", pooling="mean", epochs=2)
-    train_classifier(opts, log=logs.append)
+    train_classifier(**opts, log=logs.append)
     assert sum("feature cache miss" in m for m in logs) == 2 and not any("cache hit" in m for m in logs)
     cached = sorted((tmp_path / "cache" / "features").glob("*.safetensors"))
     assert len(cached) == 2  # train and dev
     logs.clear()
-    train_classifier(opts, log=logs.append)
+    train_classifier(**opts, log=logs.append)
     assert sum("feature cache hit" in m for m in logs) == 2 and not any("cache miss" in m for m in logs)
     # A different max length, pooling or data is a miss.
     logs.clear()
-    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "g", mode="features", pooling="max", epochs=1), log=logs.append)
+    train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "g", mode="features", pooling="max", epochs=1), log=logs.append)
     assert any("cache miss" in m for m in logs)
     logs.clear()
-    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "g", mode="features", pooling="mean", epochs=1, max_length=8), log=logs.append)
+    train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "g", mode="features", pooling="mean", epochs=1, max_length=8), log=logs.append)
     assert any("cache miss" in m for m in logs)
 
 
 def test_pooling_all_ensemble_is_mean_of_members(tiny_bert, train_csv, dev_csv, tmp_path):
-    report = train_classifier(_opts(tiny_bert, train_csv, tmp_path / "e", dev=str(dev_csv), mode="features", pooling="all", epochs=3))
+    report = train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "e", dev=str(dev_csv), mode="features", pooling="all", epochs=3))
     names = [r["pooling"] for r in report.rows]
     assert names[-1] == "ensemble" and {"cls", "mean", "max", "min", "mean_sqrt_len", "weighted_layer", "attention"} <= set(names)
     assert (tmp_path / "e" / "comparison.png").is_file()
@@ -83,7 +84,7 @@ def test_pooling_all_ensemble_is_mean_of_members(tiny_bert, train_csv, dev_csv, 
 
 
 def test_freeze_epochs_leave_encoder_unchanged(tiny_bert, train_csv, tmp_path):
-    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "z", epochs=1, freeze_epochs=1, lr=1e-2))
+    train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "z", epochs=1, freeze_epochs=1, lr=1e-2))
     base = load_file(str(tiny_bert / "model.safetensors"))
     saved = load_file(str(tmp_path / "z" / "encoder" / "model.safetensors"))
     for key, value in saved.items():
@@ -94,14 +95,14 @@ def test_freeze_epochs_leave_encoder_unchanged(tiny_bert, train_csv, tmp_path):
 
 
 def test_unfrozen_epoch_changes_encoder(tiny_bert, train_csv, tmp_path):
-    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "u", epochs=2, freeze_epochs=1, lr=1e-2, layer_lr_decay=0.5))
+    train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "u", epochs=2, freeze_epochs=1, lr=1e-2, layer_lr_decay=0.5))
     base = load_file(str(tiny_bert / "model.safetensors"))
     saved = load_file(str(tmp_path / "u" / "encoder" / "model.safetensors"))
     assert any(not torch.equal(v, base[k]) for k, v in saved.items() if k in base)
 
 
 def test_lora_stores_only_adapters(tiny_bert, train_csv, tmp_path):
-    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "l", pooling="attention", epochs=2, lora=4, lr=1e-2))
+    train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "l", pooling="attention", epochs=2, lora=4, lr=1e-2))
     files = {p.relative_to(tmp_path / "l").as_posix() for p in (tmp_path / "l").rglob("*") if p.is_file()}
     assert "adapter/adapter_model.safetensors" in files and "encoder/model.safetensors" in files
     config = json.loads((tmp_path / "l" / "bertkit.json").read_text())
@@ -118,14 +119,14 @@ def test_lora_stores_only_adapters(tiny_bert, train_csv, tmp_path):
 
 
 def test_explain_needs_attention(tiny_bert, train_csv, tmp_path):
-    train_classifier(_opts(tiny_bert, train_csv, tmp_path / "m", mode="features", epochs=1))
+    train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "m", mode="features", epochs=1))
     with pytest.raises(UsageError, match="attention pooling; this model uses mean"):
         load_classifier(tmp_path / "m").explain("hello")
 
 
 def test_altered_or_incomplete_directory_refused(tiny_bert, train_csv, tmp_path):
     out = tmp_path / "m"
-    train_classifier(_opts(tiny_bert, train_csv, out, mode="features", epochs=1))
+    train_classifier(**_opts(tiny_bert, train_csv, out, mode="features", epochs=1))
     load_classifier(out)
     head = out / "head.safetensors"
     original = head.read_bytes()
@@ -156,9 +157,8 @@ def test_sentence_pairs_use_token_types(tiny_bert, tmp_path):
     rows = [{"a": f"is the film {w}?", "b": ("yes" if i % 2 else "no") + f", it is {w}", "label": str(i % 2)}
             for i, w in enumerate(["good", "bad", "fine", "poor", "great", "awful"] * 3)]
     path = write_rows(tmp_path / "pairs.tsv", rows, "\t")
-    opts = TrainOptions(train=str(path), dev=str(path), out=str(tmp_path / "p"), model=str(tiny_bert), mode="features",
-                        text_column="a", pair_column="b", epochs=2, patience=None)
-    train_classifier(opts)
+    data = ClassifyData(train=str(path), dev=str(path), text_column="a", pair_column="b")
+    train_classifier(data, tmp_path / "p", HeadOptions(mode="features"), RunOptions(epochs=2, patience=None), model=tiny_bert)
     clf = load_classifier(tmp_path / "p")
     assert clf.config.pairs is True
     windows = clf.groups[0][0].tokenize(["is it good?"], ["yes"])
@@ -171,7 +171,7 @@ def test_sentence_pairs_use_token_types(tiny_bert, tmp_path):
 
 
 def test_finetune_pooling_all_ensemble_has_one_encoder_per_member(tiny_bert, train_csv, dev_csv, tmp_path):
-    report = train_classifier(_opts(tiny_bert, train_csv, tmp_path / "fe", dev=str(dev_csv), pooling="all", epochs=1, checkpoint_every=0))
+    report = train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "fe", dev=str(dev_csv), pooling="all", epochs=1, checkpoint_every=0))
     clf = load_classifier(tmp_path / "fe")
     assert len(clf.groups) == len(report.rows) - 1 and all(len(heads) == 1 for _, heads in clf.groups)
     texts = read_examples(str(dev_csv)).texts

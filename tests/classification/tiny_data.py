@@ -43,3 +43,20 @@ def sentiment_rows(n: int = 24) -> list[dict]:
         words = POSITIVE if i % 2 else NEGATIVE
         rows.append({"text": f"a {words[i % len(words)]} film, {words[(i // 2) % len(words)]} acting", "label": "pos" if i % 2 else "neg"})
     return rows
+
+
+def classify_parts(**options) -> dict:
+    """``train_classifier``'s arguments (data, out, head, run, model) from one flat set of options."""
+    from dataclasses import fields
+
+    from bertkit.classification import ClassifyData, HeadOptions, RunOptions
+
+    parts = {}
+    rest = dict(options)
+    for name, cls in (("data", ClassifyData), ("head", HeadOptions), ("run", RunOptions)):
+        names = {f.name for f in fields(cls)}
+        parts[name] = cls(**{k: rest.pop(k) for k in list(rest) if k in names})
+    out, model = rest.pop("out"), rest.pop("model", None)
+    if rest:
+        raise TypeError(f"unknown training options: {', '.join(rest)}")
+    return dict(parts, out=out, model=model, run=parts["run"].for_head(parts["head"]))
