@@ -205,7 +205,8 @@ def report(rows: list[dict], direct: dict, agree: dict, args, infinity_note: str
         "## Serving (bench/serve.py)", "",
         f"`{command.strip()}` on {machine()}; each server process pinned to CPU(s) {args.cpus} (taskset) with as many torch threads; "
         f"{args.seconds:g} s per cell, one text per request, load generator (asyncio + httpx) in another process on the same machine. "
-        "**The machine was busy** (other jobs shared its 2 cores): read ratios, not absolute numbers.", "",
+        f"Load average when the report was written: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[2]:.1f} (15 min); "
+        "above ~0.5 other jobs shared the cores: read ratios, not absolute numbers.", "",
         "| server | texts | concurrency | requests/s | texts/s | p50 ms | p95 ms | p99 ms | errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
