@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,13 +52,27 @@ def handle_signals() -> Iterator[None]:
         fired = True
         raise Stopped(signum)
 
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info) -> None:
+        # A signal that lands inside a __del__ or a weakref callback raises Stopped where Python
+        # can only print and drop it; send it again from another thread, so it lands outside.
+        nonlocal fired
+        if isinstance(info.exc_value, Stopped):
+            fired = False
+            threading.Timer(0.01, os.kill, (os.getpid(), info.exc_value.signum)).start()
+            return
+        previous_hook(info)
+
     previous = {sig: signal.getsignal(sig) for sig in EXIT_CODES}
     for sig in EXIT_CODES:
         if previous[sig] is not signal.SIG_IGN:  # a background job started with SIGINT ignored keeps it so
             signal.signal(sig, handler)
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         for sig, old in previous.items():
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
 

@@ -74,3 +74,22 @@ def test_training_interrupt_names_checkpoint(tmp_path, tiny_bert):
     assert last.startswith("bertkit: interrupted; last checkpoint: ") and "--resume" in last, err
     assert "Traceback" not in err
     assert not list((tmp_path / "clf").rglob("*.tmp"))
+
+
+def test_a_signal_inside_a_destructor_is_not_lost():
+    """A signal landing in a ``__del__`` (where Python drops exceptions) still stops the command."""
+    from bertkit.cli.signals import Stopped, handle_signals
+
+    class Trap:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100_000):  # the handler runs in here, inside the destructor
+                pass
+
+    started = time.monotonic()
+    with pytest.raises(Stopped) as info:
+        with handle_signals():
+            Trap()  # collected at once: its __del__ receives the signal
+            time.sleep(5)
+    assert info.value.code == 143
+    assert time.monotonic() - started < 4
