@@ -170,9 +170,11 @@ class Classifier:
                     _, batch = next(iter(encoder.batches(windows, 1)))
                     with torch.inference_mode():
                         _, weights = head(encoder.forward(batch, hidden_states=head.needs_hidden_states))
-                    tokens = encoder.tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+                    real = int(batch["attention_mask"][0].sum())  # batches may be padded (bf16 pads to x16)
+                    tokens = encoder.tokenizer.convert_ids_to_tokens(batch["input_ids"][0, :real].tolist())
                     probs = self.predict_proba([text], [pair] if pair is not None else None)[0]
-                    return Explanation(tokens, weights[0].float().cpu().tolist(), self._prediction(probs, len(self.labels)))
+                    weights = weights[0, :real].float().cpu().tolist()
+                    return Explanation(tokens, weights, self._prediction(probs, len(self.labels)))
         poolings = ", ".join(sorted({h.pooling.spec for h in self.heads}))
         raise ParameterError("explain", f"explain needs a model with attention pooling; this model uses {poolings}")
 

@@ -233,3 +233,14 @@ def test_evaluate_and_predict_on_onnx_match_torch(env, attention_model, capsys):
 def test_bad_backend_options(attention_model, argv, message, capsys):
     code, _, err = run(["classify", "predict", "fine", "-m", str(attention_model), *argv], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_explain_shows_only_real_tokens_when_batches_are_padded(attention_model):
+    """bf16 on the CPU pads batches to a multiple of 16 tokens: explain must not list the padding."""
+    from bertkit import load_classifier
+
+    clf = load_classifier(attention_model, backend="torch", dtype="bf16")
+    ex = clf.explain("a good film")
+    assert ex.tokens[0] == "[CLS]" and ex.tokens[-1] == "[SEP]" and "[PAD]" not in ex.tokens
+    assert len(ex.weights) == len(ex.tokens)
+    assert abs(sum(ex.weights) - 1.0) < 1e-2
