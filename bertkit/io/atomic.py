@@ -45,6 +45,7 @@ ENVIRONMENT_ERRNOS = {
     errno.ENOTDIR: "a parent is not a directory",
     errno.EISDIR: "is a directory",
     errno.EFBIG: "file too large",
+    errno.ENOENT: "its directory cannot be created",
 }
 
 

@@ -136,3 +136,10 @@ def test_atomic_write_does_not_touch_the_umask(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "umask", forbidden)
     atomic_write_text(tmp_path / "a.txt", "x")
     assert (tmp_path / "a.txt").read_text() == "x"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, where no directory can be created")
+def test_a_parent_that_cannot_be_created_is_one_line(tmp_path):
+    with pytest.raises(OutputError, match="cannot write .*x.npy: its directory cannot be created"):
+        with atomic_path("/proc/no-such-dir/x.npy"):
+            pass
