@@ -34,6 +34,14 @@ def _start(args: list[str], env: dict | None = None) -> tuple[subprocess.Popen, 
     raise AssertionError("the server did not start:\n" + "".join(lines))
 
 
+def _in_flight(client: httpx.Client) -> bool:
+    """Whether the server is serving a model request now (its Prometheus gauge)."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("bertkit_requests_in_flight "):
+            return float(line.split()[1]) >= 1
+    return False
+
+
 @pytest.mark.slow
 def test_sigterm_finishes_in_flight_requests_and_exits_0(tiny_bert):
     proc, url = _start(["--embed", str(tiny_bert), "--max-batch-tokens", "256"], {"BERTKIT_API_KEY": "k", "OMP_NUM_THREADS": "1"})
@@ -61,6 +69,10 @@ def test_sigterm_finishes_in_flight_requests_and_exits_0(tiny_bert):
             t.start()
         while not results:
             time.sleep(0.02)
+        with httpx.Client(base_url=url, timeout=60, headers=auth) as c:  # signal while a request is being served
+            deadline = time.time() + 30
+            while not _in_flight(c) and time.time() < deadline:
+                time.sleep(0.005)
         signalled = time.time()
         proc.send_signal(signal.SIGTERM)
         for t in threads:
