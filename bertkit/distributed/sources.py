@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bertkit.errors import InputError, UsageError
+from bertkit.io.readers import decode_line
 
 __all__ = ["FORMATS", "SourceFile", "Shard", "ShardPlan", "find_inputs", "plan_shards", "read_shard"]
 
@@ -102,7 +103,7 @@ def _text_rows(path: str, fmt: str, columns: Sequence[str], every: int) -> tuple
     rows, offset = 0, 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            line = _decode(raw, path, number)
+            line = decode_line(raw, path, number)
             if fmt == ".jsonl":
                 if not line.strip():
                     offset += len(raw)
@@ -113,16 +114,6 @@ def _text_rows(path: str, fmt: str, columns: Sequence[str], every: int) -> tuple
             rows += 1
             offset += len(raw)
     return rows, starts
-
-
-def _decode(raw: bytes, path: str, number: int) -> str:
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}, line {number}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    if number == 1 and line.startswith("\ufeff"):
-        line = line[1:]
-    return line.rstrip("\r\n")
 
 
 def _record(line: str, path: str, number: int, columns: Sequence[str]) -> list[str]:
@@ -194,7 +185,7 @@ def read_shard(plan: ShardPlan, shard: Shard) -> dict[str, list[str]]:
             number += 1
             if not raw:
                 raise InputError(f"{source.path}: changed while reading (ended before line {number}); rerun")
-            line = _decode(raw, source.path, number)
+            line = decode_line(raw, source.path, number)
             if source.fmt == ".txt":
                 out[plan.columns[0]].append(line)
             elif line.strip():

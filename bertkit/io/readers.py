@@ -8,6 +8,7 @@ Readers are generators so that large inputs can be streamed; ``read_texts`` and
 from __future__ import annotations
 
 import csv
+import os
 import io
 import json
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from bertkit.errors import InputError, UsageError
 
-__all__ = ["FORMATS", "detect_format", "iter_records", "read_records", "iter_texts", "read_texts"]
+__all__ = ["FORMATS", "detect_format", "decode_line", "iter_records", "read_records", "iter_texts", "read_texts"]
 
 FORMATS = (".txt", ".csv", ".tsv", ".jsonl")
 csv.field_size_limit(2**31 - 1)
@@ -51,13 +52,7 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
         close = True
     try:
         for number, raw in enumerate(stream, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"{path}, line {number}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-            if number == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            yield number, line.rstrip("\r\n")
+            yield number, decode_line(raw, path, number)
     finally:
         if close:
             stream.close()
@@ -171,3 +166,14 @@ def read_texts(path: str, text_column: str = "text") -> list[str]:
     if not texts:
         raise InputError(f"{path if path != '-' else 'stdin'}: no texts found (empty input)")
     return texts
+
+
+def decode_line(raw: bytes, path: str | os.PathLike, number: int) -> str:
+    """One line of a UTF-8 file without its line break (and without a BOM on line 1)."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}, line {number}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if number == 1 and line.startswith("\ufeff"):
+        line = line[1:]
+    return line.rstrip("\r\n")
