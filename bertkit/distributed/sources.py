@@ -14,7 +14,6 @@ and line), so a worker seeks straight to its shard.
 from __future__ import annotations
 
 import glob
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bertkit.errors import InputError, UsageError
-from bertkit.io.readers import decode_line
+from bertkit.io.readers import decode_line, json_record
 
 __all__ = ["FORMATS", "SourceFile", "Shard", "ShardPlan", "find_inputs", "plan_shards", "read_shard"]
 
@@ -117,21 +116,8 @@ def _text_rows(path: str, fmt: str, columns: Sequence[str], every: int) -> tuple
 
 
 def _record(line: str, path: str, number: int, columns: Sequence[str]) -> list[str]:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}, line {number}: malformed JSON ({exc.msg})") from None
-    if not isinstance(obj, dict):
-        raise InputError(f"{path}, line {number}: expected a JSON object, got {type(obj).__name__}")
-    values = []
-    for col in columns:
-        if col not in obj:
-            raise InputError(f"{path}, line {number}: missing field {col!r}; fields present: {', '.join(obj) or '(none)'}")
-        value = obj[col]
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise InputError(f"{path}, line {number}: field {col!r} must be a string or number, got {json.dumps(value)[:40]}")
-        values.append(value if isinstance(value, str) else str(value))
-    return values
+    record = json_record(line, path, number, columns)
+    return [record[col] for col in columns]
 
 
 def _parquet_rows(path: str, columns: Sequence[str]) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bertkit.errors import InputError, UsageError
 
-__all__ = ["FORMATS", "detect_format", "decode_line", "iter_records", "read_records", "iter_texts", "read_texts"]
+__all__ = ["FORMATS", "detect_format", "decode_line", "json_record", "iter_records", "read_records", "iter_texts", "read_texts"]
 
 FORMATS = (".txt", ".csv", ".tsv", ".jsonl")
 csv.field_size_limit(2**31 - 1)
@@ -79,23 +79,27 @@ def iter_records(path: str, columns: Sequence[str], optional: Sequence[str] = ()
 
 def _iter_jsonl(path: str, columns: Sequence[str], optional: Sequence[str]) -> Iterator[dict]:
     for number, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}, line {number}: malformed JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}, line {number}: expected a JSON object, got {type(obj).__name__}")
-        record = {"_line": number}
-        for col in columns:
-            if col not in obj:
-                raise InputError(f"{path}, line {number}: missing field {col!r}; fields present: {', '.join(obj) or '(none)'}")
+        if line.strip():
+            yield json_record(line, path, number, columns, optional)
+
+
+def json_record(line: str, path: str, number: int, columns: Sequence[str], optional: Sequence[str] = ()) -> dict:
+    """One JSONL line as ``{"_line": number, column: text}``; one InputError line (file, line, field) if bad."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}, line {number}: malformed JSON ({exc.msg})") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}, line {number}: expected a JSON object, got {type(obj).__name__}")
+    record = {"_line": number}
+    for col in columns:
+        if col not in obj:
+            raise InputError(f"{path}, line {number}: missing field {col!r}; fields present: {', '.join(obj) or '(none)'}")
+        record[col] = _as_text(obj[col], path, number, col)
+    for col in optional:
+        if col in obj and obj[col] is not None:
             record[col] = _as_text(obj[col], path, number, col)
-        for col in optional:
-            if col in obj and obj[col] is not None:
-                record[col] = _as_text(obj[col], path, number, col)
-        yield record
+    return record
 
 
 def _as_text(value: object, path: str, number: int, col: str) -> str:
