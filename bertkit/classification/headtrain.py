@@ -1,14 +1,16 @@
 """Features mode: train only the pooling head on cached encoder outputs.
 
-Every choice is made on a held-out part of the *training* data (``HELD_OUT_FRACTION`` of
-each class, seeded); the dev set is only scored at the end:
+Every choice is made on the *training* data (cross-validation folds, or a held-out
+``HELD_OUT_FRACTION`` of each class, seeded); the dev set is only scored at the end:
 
 * the cached features are standardised with the training set's mean and standard
   deviation, stored in the head (``feature_mean`` / ``feature_std``) so prediction and
   ONNX export apply the same transform;
 * a linear head on pooled vectors is multinomial logistic regression solved exactly
-  (full-batch L-BFGS, :mod:`bertkit.classification.logistic`): the L2 penalty is chosen on
-  the held-out part (lowest log-loss), then the head is refitted on every training row;
+  (full-batch L-BFGS, :mod:`bertkit.classification.logistic`): the L2 penalty is chosen by
+  stratified 5-fold cross-validation on the training rows (lowest mean held-out log-loss,
+  as scikit-learn's ``LogisticRegressionCV`` chooses C), then the head is refitted on
+  every training row;
 * the learned poolings (``weighted_layer``, ``attention``) start as that same exact
   logistic regression on their initial pooled vectors (uniform token weights, equal
   layer weights), fitted on the rest of train; AdamW then trains pooling and classifier
@@ -29,7 +31,7 @@ import torch
 
 from bertkit.classification.data import Examples, LabelMap
 from bertkit.classification.features import Features, head_inputs
-from bertkit.classification.logistic import fit_logistic, select_l2
+from bertkit.classification.logistic import CV_FOLDS, fit_logistic, select_l2, select_l2_cv
 from bertkit.classification.metrics import classification_report
 from bertkit.classification.model import PoolingHead, cross_entropy
 from bertkit.classification.options import RunOptions
@@ -38,7 +40,7 @@ from bertkit.training import Trainer, TrainResult, grouped_batches
 __all__ = ["HELD_OUT_FRACTION", "head_logits", "held_out_split", "feature_stats", "pooled_vectors", "train_head"]
 
 HELD_OUT_FRACTION = 0.1
-DEFAULT_L2 = 1e-3  # used only when the training data is too small to hold any rows out
+DEFAULT_L2 = 1e-3  # used only when the training data is too small to cross-validate
 
 
 def head_logits(head: PoolingHead, features: Features, idx: list[int]) -> torch.Tensor:
@@ -112,29 +114,34 @@ def _scores(head: PoolingHead, features: Features, rows: list[int], y: np.ndarra
     return {"loss": loss, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
 
 
-def _train_linear(head: PoolingHead, x: torch.Tensor, y: np.ndarray, fit: list[int], held: list[int], log) -> TrainResult:
-    """Exact logistic regression on standardised vectors; L2 chosen on the held-out rows."""
+def _cv_folds(rows: int) -> int:
+    """CV_FOLDS; 2 for fewer than 2 * CV_FOLDS rows; 0 (no choice: DEFAULT_L2) for fewer than 4."""
+    return CV_FOLDS if rows >= 2 * CV_FOLDS else 2 if rows >= 4 else 0
+
+
+def _train_linear(head: PoolingHead, x: torch.Tensor, y: np.ndarray, seed: int, log) -> TrainResult:
+    """Exact logistic regression on standardised vectors; L2 chosen by stratified k-fold CV on train."""
     labels = torch.from_numpy(y)
     num_classes = head.classifier.out_features
-    if held:
-        chosen, records = select_l2(x[fit], labels[fit], x[held], labels[held], num_classes)
-        l2 = chosen.l2 * len(fit) / len(y)  # the same C (sum-loss penalty) on every row
-        init = (chosen.weight, chosen.bias)
+    folds = _cv_folds(len(y))
+    if folds:
+        chosen, records = select_l2_cv(x, labels, num_classes, folds=folds, seed=seed)
+        l2 = chosen * (folds - 1) / folds  # the same C (sum-loss penalty) on all rows as on a fold's training rows
     else:
-        records, l2, init = [], DEFAULT_L2, None
-    final = fit_logistic(x, labels, num_classes, l2, init=init)
+        records, l2 = [], DEFAULT_L2
+    final = fit_logistic(x, labels, num_classes, l2)
     with torch.no_grad():
         head.classifier.weight.copy_(final.weight.float())
         head.classifier.bias.copy_(final.bias.float())
     history = [{"epoch": i + 1, **r} for i, r in enumerate(records)]
     best = min(history, key=lambda r: r["loss"]) if history else None
     if best is not None:
-        log(f"L-BFGS logistic regression: l2 {best['l2']:.1e} chosen on {len(held)} held-out rows "
-            f"(held-out accuracy {best['accuracy']:.4f}); refitted on all {len(y)} rows in {final.iterations} iterations")
+        log(f"L-BFGS logistic regression: l2 {best['l2']:.1e} chosen by {folds}-fold cross-validation on train "
+            f"(mean held-out accuracy {best['accuracy']:.4f}); refitted on all {len(y)} rows in {final.iterations} iterations")
     return TrainResult(
         history=history, best_metric=best["accuracy"] if best else None, best_epoch=best["epoch"] if best else None,
         stopped_early=False, resumed_at=None, seconds=0.0, steps=final.iterations, examples=len(y),
-        extra={"solver": "lbfgs", "l2": l2, "C": 1.0 / (l2 * len(y)), "held_out": len(held)},
+        extra={"solver": "lbfgs", "l2": l2, "C": 1.0 / (l2 * len(y)), "cv_folds": folds},
     )
 
 
@@ -207,7 +214,7 @@ def train_head(
     with torch.no_grad():
         x = head.standardized(torch.from_numpy(pooled).to(next(head.parameters()).device)).cpu()
     if train.request.kind == "vectors" and head.spec.hidden == 0:
-        result = _train_linear(head, x, y, fit, held, log)
+        result = _train_linear(head, x, y, run.seed, log)
     else:
         if head.spec.hidden == 0 and held:
             _warm_start(head, x, y, fit, held, log)

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["L2_GRID", "LogisticFit", "fit_logistic", "logistic_logits", "select_l2"]
+__all__ = ["CV_FOLDS", "L2_GRID", "LogisticFit", "fit_logistic", "logistic_logits", "select_l2", "select_l2_cv", "stratified_folds"]
 
 L2_GRID: tuple[float, ...] = tuple(float(x) for x in np.logspace(-6, 1, 15))  # half-decade steps
+CV_FOLDS = 5
 
 
 @dataclass
@@ -80,17 +81,58 @@ def select_l2(
 ) -> tuple[LogisticFit, list[dict]]:
     """Fit every ``l2`` of ``grid`` (strongest first, warm-started) and keep the one with the
     lowest held-out log-loss. Returns that fit and one record per grid point."""
-    records: list[dict] = []
-    best: LogisticFit | None = None
-    best_loss = float("inf")
+    path = _path(x_fit, y_fit, x_held, y_held, num_classes, grid)
+    best, _ = min(path, key=lambda item: item[1]["loss"])
+    return best, [record for _, record in path]
+
+
+def _path(x_fit: Tensor, y_fit: Tensor, x_held: Tensor, y_held: Tensor, num_classes: int, grid: Sequence[float]) -> list[tuple[LogisticFit, dict]]:
+    """Fits along ``grid`` (strongest penalty first, each warm-started from the last), scored on the held-out rows."""
+    out: list[tuple[LogisticFit, dict]] = []
     init = None
     for l2 in sorted(grid, reverse=True):
         fit = fit_logistic(x_fit, y_fit, num_classes, l2, init=init)
         init = (fit.weight, fit.bias)
         train_loss, _ = _scores(x_fit, y_fit, fit)
         loss, accuracy = _scores(x_held, y_held, fit)
-        records.append({"l2": l2, "train_loss": train_loss, "loss": loss, "accuracy": accuracy, "iterations": fit.iterations})
-        if loss < best_loss:
-            best, best_loss = fit, loss
-    assert best is not None
-    return best, records
+        out.append((fit, {"l2": l2, "train_loss": train_loss, "loss": loss, "accuracy": accuracy, "iterations": fit.iterations}))
+    return out
+
+
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """Row indices of ``folds`` folds, each class dealt round-robin after a seeded shuffle."""
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in range(folds)]
+    offset = 0
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        rng.shuffle(idx)
+        for j, row in enumerate(idx.tolist()):
+            parts[(j + offset) % folds].append(row)
+        offset += len(idx)
+    return [np.array(sorted(p), dtype=np.int64) for p in parts]
+
+
+def select_l2_cv(
+    x: Tensor, y: Tensor, num_classes: int, *, folds: int = CV_FOLDS, seed: int = 0, grid: Sequence[float] = L2_GRID,
+) -> tuple[float, list[dict]]:
+    """The ``l2`` of ``grid`` with the lowest mean held-out log-loss over ``folds`` stratified
+    folds (the penalty as used on the fold's training rows), and one record per grid point
+    with the mean held-out loss and accuracy. # x (N, D), y (N,) -> l2"""
+    if folds < 2:
+        raise ValueError(f"folds must be >= 2, got {folds}")
+    parts = stratified_folds(y.numpy(), folds, seed)
+    if min(len(p) for p in parts) == 0:
+        raise ValueError(f"{len(y)} rows are too few for {folds} folds")
+    totals: dict[float, dict] = {}
+    for k, held in enumerate(parts):
+        rest = torch.from_numpy(np.concatenate([p for j, p in enumerate(parts) if j != k]))
+        held_t = torch.from_numpy(held)
+        for _, record in _path(x[rest], y[rest], x[held_t], y[held_t], num_classes, grid):
+            slot = totals.setdefault(record["l2"], {"l2": record["l2"], "train_loss": 0.0, "loss": 0.0, "accuracy": 0.0, "iterations": 0})
+            for key in ("train_loss", "loss", "accuracy"):
+                slot[key] += record[key] / folds
+            slot["iterations"] += record["iterations"]
+    records = [totals[l2] for l2 in sorted(totals, reverse=True)]
+    best = min(records, key=lambda r: r["loss"])
+    return best["l2"], records

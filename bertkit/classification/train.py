@@ -211,7 +211,7 @@ def _train_features_mode(s: _Setup, start: float) -> None:
         metrics = {"dev_accuracy": dev_scores["accuracy"], "dev_macro_f1": dev_scores["macro_f1"], "held_out_accuracy": result.best_metric,
                    "best_epoch": result.best_epoch, "solver": result.extra["solver"], "seconds": time.perf_counter() - t0}
         if result.extra["solver"] == "lbfgs":
-            metrics.update(l2=result.extra["l2"], C=result.extra["C"])
+            metrics.update(l2=result.extra["l2"], C=result.extra["C"], cv_folds=result.extra["cv_folds"])
         spec = EncoderSpec("parent") if s.ensemble else default_spec
         config = ClassifierConfig(mode="features", encoder=spec, head=head.spec, metrics=metrics, **s.common)
         _finish(target, config, head, encoder, None, result, s.log)

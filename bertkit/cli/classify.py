@@ -115,6 +115,24 @@ def train_command(
     out_console.print(f"model saved to {escape(str(report.out))} ({report.seconds:.1f} s){escape(extra)}")
 
 
+@app.command("ensemble")
+def ensemble_command(
+    models: list[Path] = typer.Argument(..., help="Two or more classifier directories with the same labels."),
+    out: Path = typer.Option(..., "--out", "-o", help="New directory for the ensemble (members are copied into it)."),
+) -> None:
+    """Build a soft-voting ensemble (mean of the members' probabilities) from trained classifiers."""
+    from bertkit.classification.ensemble import build_ensemble
+    from bertkit.classification.modeldir import read_verified
+
+    check_output(out, "--out", directory=True)
+    with flags_for(out="--out"):
+        directory = build_ensemble(models, out)
+    config = read_verified(directory)
+    names = ", ".join(Path(m).name for m in config.members)
+    err_console.print(f"saved an ensemble of {len(config.members)} members ({escape(names)}) to {escape(str(directory))}; "
+                      f"score it with: bertkit classify evaluate --model {escape(str(directory))} --data FILE")
+
+
 @app.command("evaluate")
 def evaluate_command(
     data: str = typer.Option(..., "--data", help="Labelled data: .csv/.tsv with a header, or .jsonl."),

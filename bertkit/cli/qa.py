@@ -50,6 +50,7 @@ def train_command(
     train: Path = typer.Option(..., "--train", help="SQuAD 1.1 or 2.0 JSON training file."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write (checkpoints go there too)."),
     dev: Optional[Path] = typer.Option(None, "--dev", help="SQuAD JSON file evaluated after every epoch (best epoch kept)."),
+    threshold_data: Optional[Path] = typer.Option(None, "--threshold-data", help="SQuAD 2.0 questions held out from training: the saved null threshold is the F1-best one there."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base encoder directory (default: the packaged all-MiniLM-L6-v2)."),
     epochs: int = typer.Option(2, "--epochs", min=1, help="Passes over the training windows."),
     lr: float = typer.Option(5e-5, "--lr", callback=finite, help="Peak learning rate (linear warm-up, then linear decay)."),
@@ -84,10 +85,11 @@ def train_command(
         raise typer.Exit(relaunch(nproc))
 
     _existing_file(train, "--train")
-    if dev is not None:
-        _existing_file(dev, "--dev")
+    for path, flag in ((dev, "--dev"), (threshold_data, "--threshold-data")):
+        if path is not None:
+            _existing_file(path, flag)
     check_output(out, "--out", directory=True)
-    flags = dict(epochs="--epochs", lr="--lr", dtype="--dtype", weights_dtype="--save-dtype", train_layers="--train-layers", init="--init",
+    flags = dict(threshold_data="--threshold-data", epochs="--epochs", lr="--lr", dtype="--dtype", weights_dtype="--save-dtype", train_layers="--train-layers", init="--init",
                  max_length="--max-length", doc_stride="--doc-stride", max_question_length="--max-question-length")
     with flags_for(**flags):
         check_lengths(max_length, doc_stride, max_question_length)
@@ -100,7 +102,7 @@ def train_command(
     )
     with resume_hint(out), flags_for(**flags):
         outcome = train_qa(
-            train, out, dev_path=dev, base=model, config=config, args=args, init=init, resume=resume, device=device,
+            train, out, dev_path=dev, threshold_path=threshold_data, base=model, config=config, args=args, init=init, resume=resume, device=device,
             progress=show_progress(), log=lambda m: err_console.print(m, markup=False),
         )
     result = outcome.result
@@ -108,8 +110,34 @@ def train_command(
         return
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file()) / 1e6
     err_console.print(f"saved {escape(str(out))} ({size:.1f} MB): {result.steps} steps, {result.examples} windows, {result.seconds / 60:.1f} min")
+    if "null_threshold" in outcome.config.training:
+        record = outcome.config.training["null_threshold"]
+        err_console.print(f"null threshold {record['value']:.4g} chosen on {escape(record['data'])} (F1 there {record['f1']:.2f})")
     if outcome.dev is not None:
         out_console.print(_metrics_line(outcome.dev.metrics))
+
+
+@app.command("calibrate")
+def calibrate_command(
+    model: Path = typer.Option(..., "--model", "-m", help="QA model directory (SQuAD 2.0) whose null threshold is set."),
+    data: Path = typer.Option(..., "--data", help="SQuAD 2.0 questions held out from training (answerable and unanswerable)."),
+    batch_size: int = BatchSizeOpt,
+    device: str = DeviceOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the threshold, leave the directory as it is."),
+) -> None:
+    """Choose the F1-best null threshold on held-out questions and store it in the model directory."""
+    from bertkit.qa.modeldir import load_qa_model
+    from bertkit.qa.squad import read_squad
+    from bertkit.qa.threshold import choose_null_threshold, write_null_threshold
+
+    _existing_file(data, "--data")
+    squad = read_squad(data)
+    qa_model, config = load_qa_model(model, device=device)
+    with flags_for(threshold_data="--data"):
+        choice = choose_null_threshold(qa_model, config, squad, source=data.name, batch_size=batch_size)
+    if not dry_run:
+        write_null_threshold(model, choice)
+    out_console.print(choice.describe() + ("" if dry_run else f"; saved in {escape(str(model))}"))
 
 
 def _load(model: Optional[str], backend: str, dtype: str, device: str):

@@ -24,6 +24,7 @@ from bertkit.qa.features import QAFeatures, build_features, check_lengths
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import WEIGHT_DTYPES, QAConfig, load_weights_into, read_config, save_qa_model
 from bertkit.qa.squad import SquadData, read_squad
+from bertkit.qa.threshold import choose_null_threshold, with_threshold
 from bertkit.training import TrainConfig, Trainer, TrainResult, ddp, grouped_batches, plot_training_curves, seed_everything
 
 __all__ = ["QATrainArgs", "QATrainOutcome", "train_qa"]
@@ -100,6 +101,7 @@ def train_qa(
     out_dir: str | os.PathLike,
     *,
     dev_path: str | os.PathLike | None = None,
+    threshold_path: str | os.PathLike | None = None,
     base: str | os.PathLike | None = None,
     config: QAConfig | None = None,
     args: QATrainArgs | None = None,
@@ -110,6 +112,10 @@ def train_qa(
     log: Callable[[str], None] = lambda message: None,
 ) -> QATrainOutcome:
     """Train on ``train_path`` (SQuAD JSON), evaluate on ``dev_path`` each epoch, save to ``out_dir``.
+
+    ``threshold_path`` (SQuAD 2.0 questions held out from training) chooses the saved null
+    threshold (:func:`bertkit.qa.threshold.choose_null_threshold`); without it the
+    threshold stays ``config.null_threshold``.
 
     ``init`` starts from a trained QA model directory (its head and trained layers) on the
     same base encoder, e.g. to continue training for another epoch. ``config`` and
@@ -123,6 +129,7 @@ def train_qa(
         log, progress = (lambda message: None), False
     train = read_squad(train_path)
     dev = read_squad(dev_path) if dev_path is not None else None
+    held_out = read_squad(threshold_path) if threshold_path is not None else None
     examples = [e for e in train.examples if e.trainable][: args.limit]
     if not examples:
         raise InputError(f"{train_path}: no usable training questions")
@@ -134,7 +141,7 @@ def train_qa(
     )
     log(f"train: {train.summary()}" + (f"\ndev: {dev.summary()}" if dev is not None else ""))
     features = _train_features(model.wrapped, examples, config, log)
-    run = _Run(train_path, dev_path, base, init, init_config, len(examples))
+    run = _Run(train_path, dev_path, base, init, init_config, len(examples), threshold_path, held_out)
     trainer = _trainer(model, features, config, args, dev, run, out_dir, progress, log)
     result = trainer.fit(resume=resume)
     if not rank.main:  # rank 0 evaluates and writes the model directory
@@ -152,6 +159,8 @@ class _Run:
     init: str | os.PathLike | None
     init_config: QAConfig | None
     questions: int
+    threshold_path: str | os.PathLike | None = None
+    threshold_data: SquadData | None = None
 
 
 def _base_name(base: str | os.PathLike | None) -> str:
@@ -224,10 +233,14 @@ def _trainer(model: QAModel, features: QAFeatures, config: QAConfig, args: QATra
 
 
 def _save(model: QAModel, config: QAConfig, args: QATrainArgs, result: TrainResult, train: SquadData, features, dev, run: _Run, out_dir) -> QATrainOutcome:
-    """Score the final model on dev, record the run in (a copy of) the config, write the directory."""
+    """Choose the null threshold, score the final model on dev, record the run in (a copy of) the config, write the directory."""
+    if run.threshold_data is not None:
+        choice = choose_null_threshold(model, config, run.threshold_data, source=Path(run.threshold_path).name, batch_size=args.eval_batch_size)
+        config = with_threshold(config, choice)
     dev_result = evaluate_squad(model, config, dev, batch_size=args.eval_batch_size) if dev is not None else None
     before = run.init_config.training.get("total_seconds", run.init_config.training.get("seconds", 0)) if run.init_config else 0
     config = replace(config, training={
+        **config.training,
         "train_file": Path(run.train_path).name,
         "init": str(run.init) if run.init is not None else None,
         "dev_file": Path(run.dev_path).name if run.dev_path is not None else None,

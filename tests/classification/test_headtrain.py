@@ -1,5 +1,5 @@
 """Features-mode head training: standardised features stored in the head, the linear head
-solved by L-BFGS with its L2 chosen on held-out training rows, dev only scored."""
+solved by L-BFGS with its L2 chosen by cross-validation on the training rows, dev only scored."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def test_linear_head_is_standardised_lbfgs(tiny_bert, train_csv, dev_csv, tmp_pa
     config = read_config(tmp_path / "m")
     assert config.head.standardize and config.metrics["solver"] == "lbfgs"
     assert config.metrics["l2"] > 0 and "held_out_accuracy" in config.metrics
-    assert any("chosen on 2 held-out rows" in m for m in logs)  # 10% of 24 rows, one class each at least
+    assert any("chosen by 5-fold cross-validation on train" in m for m in logs)
+    assert config.metrics["cv_folds"] == 5
     tensors = load_file(str(tmp_path / "m" / "head.safetensors"))
     assert tensors["feature_std"].min() > 0 and tensors["feature_mean"].abs().sum() > 0
     # The reported dev accuracy is the saved model's accuracy on dev (standardisation applied at prediction).

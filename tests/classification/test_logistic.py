@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bertkit.classification.headtrain import feature_stats, held_out_split
-from bertkit.classification.logistic import fit_logistic, select_l2
+from bertkit.classification.logistic import fit_logistic, select_l2, select_l2_cv, stratified_folds
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -83,3 +83,37 @@ def test_feature_stats_over_token_states():
 def test_l2_must_be_positive():
     with pytest.raises(ValueError, match="l2 must be > 0"):
         fit_logistic(torch.zeros(2, 2), torch.tensor([0, 1]), 2, 0.0)
+
+
+@pytest.mark.parametrize(("classes", "noise"), [(2, 0.3), (2, 4.0), (4, 3.0)])
+def test_cross_validated_head_matches_sklearn_cv_on_unseen_rows(classes, noise):
+    x, y = _problem(1200, 16, classes, noise, seed=20 + classes)
+    x_test, y_test = x[800:], y[800:]
+    x, y = x[:800], y[:800]
+    mean, std = feature_stats(x)
+    z, z_test = ((torch.from_numpy(a) - mean) / std for a in (x, x_test))
+    l2, records = select_l2_cv(z, torch.from_numpy(y), classes, folds=5, seed=0)
+    assert len(records) == 15 and l2 == min(records, key=lambda r: r["loss"])["l2"]
+    assert all(r["train_loss"] <= r["loss"] + 0.05 for r in records)  # held-out loss is not below training loss
+    final = fit_logistic(z, torch.from_numpy(y), classes, l2 * 4 / 5)
+    ours = torch.softmax(z_test.double() @ final.weight.T + final.bias, dim=1).numpy()
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    ref = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=10, cv=5, max_iter=5000)).fit(x, y)
+    theirs = ref.predict_proba(x_test)
+    assert (ours.argmax(1) == y_test).mean() >= (theirs.argmax(1) == y_test).mean() - 0.02
+    assert log_loss(y_test, ours) <= log_loss(y_test, theirs) + 0.03
+
+
+def test_stratified_folds_partition_every_class_evenly():
+    y = np.array([0] * 23 + [1] * 11 + [2] * 2)
+    folds = stratified_folds(y, 5, seed=1)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(y)))
+    for label, count in ((0, 23), (1, 11)):
+        per_fold = [int(np.sum(y[f] == label)) for f in folds]
+        assert max(per_fold) - min(per_fold) <= 1 and sum(per_fold) == count
+    assert [f.tolist() for f in stratified_folds(y, 5, seed=1)] == [f.tolist() for f in folds]
+    with pytest.raises(ValueError, match="folds must be >= 2"):
+        select_l2_cv(torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]), 2, folds=1)

@@ -196,3 +196,33 @@ def test_evaluate_and_ask_on_onnx_match_torch(model_dir, files, tmp_path, capsys
     assert json.loads(onnx_out)["answer"] == json.loads(torch_out)["answer"]
     code, _, err = run(ask + ["--backend", "torch", "--dtype", "int8"], capsys)
     assert code == 2 and "int8 runs on backend 'onnx'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_calibrate_sets_the_threshold_from_held_out_questions(model_dir, files, tmp_path, capsys):
+    import shutil
+
+    tmp, v1, v2 = files
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    config_before = (copy / "bertkit.json").read_text()
+    code, out, err = run(["qa", "calibrate", "--model", copy, "--data", v2, "--dry-run"], capsys)
+    assert code == 0, err
+    assert "null threshold" in out and "5 held-out questions (1 unanswerable) of v2.json" in out
+    assert (copy / "bertkit.json").read_text() == config_before
+    code, out, err = run(["qa", "calibrate", "--model", copy, "--data", v2], capsys)
+    assert code == 0 and "saved in" in out
+    assert json.loads((copy / "bertkit.json").read_text())["training"]["null_threshold"]["data"] == "v2.json"
+    code, out, err = run(["qa", "calibrate", "--model", copy, "--data", v1], capsys)
+    assert code == 2 and "--data v1.json must be SQuAD 2.0" in err and "Traceback" not in err
+
+
+def test_train_with_threshold_data_reports_the_chosen_threshold(files, tiny_bert, tmp_path, capsys):
+    tmp, v1, v2 = files
+    argv = ["qa", "train", "--train", v2, "--threshold-data", v2, "--out", tmp_path / "m", "--model", tiny_bert, *SMALL,
+            "--epochs", "1", "--batch-size", "5", "--train-layers", "1", "--threads", "1"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert "chosen on v2.json" in err
+    assert json.loads((tmp_path / "m" / "bertkit.json").read_text())["training"]["null_threshold"]["questions"] == 5
+    code, out, err = run([*argv[:4], "--threshold-data", v1, *argv[6:]], capsys)
+    assert code == 2 and "--threshold-data v1.json must be SQuAD 2.0" in err
