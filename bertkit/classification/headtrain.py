@@ -13,8 +13,9 @@ Every choice is made on the *training* data (cross-validation folds, or a held-o
   every training row;
 * the learned poolings (``weighted_layer``, ``attention``) start as that same exact
   logistic regression on their initial pooled vectors (uniform token weights, equal
-  layer weights), fitted on the rest of train; AdamW then trains pooling and classifier
-  together, and the epoch kept is the best on the held-out part, the starting point
+  layer weights), fitted (L2 by cross-validation) on train less a held-out part
+  (``HELD_OUT_FRACTION`` of each class, seeded); AdamW then trains pooling and
+  classifier together, and the epoch kept is the best on the held-out part, the starting point
   (epoch 0) included, so training can only replace it by something better there;
 * an MLP head (``--hidden``) trains with AdamW, the epoch kept being the best on the
   held-out part.
@@ -31,7 +32,7 @@ import torch
 
 from bertkit.classification.data import Examples, LabelMap
 from bertkit.classification.features import Features, head_inputs
-from bertkit.classification.logistic import CV_FOLDS, fit_logistic, select_l2, select_l2_cv
+from bertkit.classification.logistic import CV_FOLDS, fit_logistic, select_l2_cv
 from bertkit.classification.metrics import classification_report
 from bertkit.classification.model import PoolingHead, cross_entropy
 from bertkit.classification.options import RunOptions
@@ -145,14 +146,20 @@ def _train_linear(head: PoolingHead, x: torch.Tensor, y: np.ndarray, seed: int, 
     )
 
 
-def _warm_start(head: PoolingHead, x: torch.Tensor, y: np.ndarray, fit: list[int], held: list[int], log) -> None:
-    """The classifier layer := exact logistic regression on the fit rows, L2 chosen on the held-out rows."""
-    labels = torch.from_numpy(y)
-    chosen, _ = select_l2(x[fit], labels[fit], x[held], labels[held], head.classifier.out_features)
+def _warm_start(head: PoolingHead, x: torch.Tensor, y: np.ndarray, fit: list[int], seed: int, log) -> None:
+    """The classifier layer := exact logistic regression on the fit rows, L2 chosen by CV on them
+    (the held-out rows stay unseen, for choosing the epoch)."""
+    rows = torch.as_tensor(fit)
+    x_fit, y_fit = x[rows], torch.from_numpy(y)[rows]
+    num_classes = head.classifier.out_features
+    folds = _cv_folds(len(fit))
+    l2 = select_l2_cv(x_fit, y_fit, num_classes, folds=folds, seed=seed)[0] * (folds - 1) / folds if folds else DEFAULT_L2
+    start = fit_logistic(x_fit, y_fit, num_classes, l2)
     with torch.no_grad():
-        head.classifier.weight.copy_(chosen.weight.float())
-        head.classifier.bias.copy_(chosen.bias.float())
-    log(f"start: L-BFGS logistic regression on the initial pooling (l2 {chosen.l2:.1e} chosen on {len(held)} held-out rows)")
+        head.classifier.weight.copy_(start.weight.float())
+        head.classifier.bias.copy_(start.bias.float())
+    log(f"start: L-BFGS logistic regression on the initial pooling (l2 {l2:.1e} chosen by {folds}-fold cross-validation "
+        f"on {len(fit)} rows)")
 
 
 def _train_adamw(head, train: Features, y: np.ndarray, fit: list[int], held: list[int], label_map, run: RunOptions, work_dir, log,
@@ -217,7 +224,7 @@ def train_head(
         result = _train_linear(head, x, y, run.seed, log)
     else:
         if head.spec.hidden == 0 and held:
-            _warm_start(head, x, y, fit, held, log)
+            _warm_start(head, x, y, fit, run.seed, log)
         result = _train_adamw(head, train, y, fit, held, label_map, run, work_dir, log, resume_args or {})
     y_dev = label_map.encode(dev_examples.labels)
     result.extra["dev"] = _scores(head, dev, list(range(len(y_dev))), y_dev, label_map)
