@@ -9,6 +9,7 @@ saved model holds only what changed (small enough to ship).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -209,9 +210,16 @@ def _trainer(model: QAModel, features: QAFeatures, config: QAConfig, args: QATra
         order = grouped_batches(lengths, args.batch_size, seed=args.seed, epoch=epoch)
         return _Batches(features, order, pad_id, encoder.input_keys)
 
+    # With a null threshold still to be chosen, a SQuAD 2.0 epoch is judged at its best
+    # threshold (the F1 it will have once calibrated), not at the provisional one.
+    metric = "best_f1" if dev is not None and dev.version_2 and run.threshold_data is not None else "f1"
+
     def evaluate(m: QAModel) -> dict[str, float]:
         result = evaluate_squad(m, config, dev, batch_size=args.eval_batch_size)
-        return {"f1": result.f1, "exact": result.exact}
+        scores = {"f1": result.f1, "exact": result.exact}
+        if metric == "best_f1":
+            scores["best_f1"] = evaluate_squad(m, config, dev, batch_size=args.eval_batch_size, null_threshold=math.inf).metrics["best_f1"]
+        return scores
 
     return Trainer(
         model,
@@ -220,7 +228,7 @@ def _trainer(model: QAModel, features: QAFeatures, config: QAConfig, args: QATra
         evaluate if dev is not None else None,
         TrainConfig(
             epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
-            max_grad_norm=args.max_grad_norm, dtype=args.dtype, metric="f1", seed=args.seed,
+            max_grad_norm=args.max_grad_norm, dtype=args.dtype, metric=metric, seed=args.seed,
             checkpoint_every=args.checkpoint_every, encoder_prefix="encoder.", num_layers=encoder.num_layers,
             resume_args=_resume_args(args, config, run.base, run.init, run.train_path),
         ),

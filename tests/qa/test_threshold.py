@@ -74,3 +74,16 @@ def test_threshold_data_needs_answerable_and_unanswerable_questions(trained, tmp
     with pytest.raises(UsageError, match="threshold_data v1.json must be SQuAD 2.0"):
         choose_null_threshold(outcome.model, outcome.config, read_squad(v1), source="v1.json")
 
+
+
+def test_epochs_are_judged_at_their_best_threshold_when_one_will_be_chosen(tiny_bert, tmp_path):
+    train = write_squad(tmp_path / "train.json", squad_dict(version_2=True))
+    held = write_squad(tmp_path / "held.json", squad_dict(version_2=True, qas=HELD_OUT, contexts=CONTEXTS))
+    args = QATrainArgs(**dict(ARGS, epochs=2))
+    outcome = train_qa(train, tmp_path / "m", dev_path=held, threshold_path=held, base=tiny_bert, config=QAConfig(**CONFIG),
+                       args=args, device="cpu")
+    history = outcome.result.history
+    assert all("best_f1" in h and h["best_f1"] >= h["f1"] - 1e-9 for h in history)
+    assert outcome.result.best_metric == max(h["best_f1"] for h in history)
+    plain = train_qa(train, tmp_path / "p", dev_path=held, base=tiny_bert, config=QAConfig(**CONFIG), args=args, device="cpu")
+    assert "best_f1" not in plain.result.history[0]  # no threshold to choose: judged at the model's threshold
