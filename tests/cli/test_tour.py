@@ -35,5 +35,5 @@ def test_tour_runs_and_shows_every_section(tmp_path):
     assert "Word vectors from sub-word pieces" in out
     assert "word_embeddings" in out and "[CLS]" in out  # inspect: embedding tables and the token table
     assert "positive" in out and "negative" in out  # the sentiment model's labels
-    assert "Orellana" in out  # the QA answer to the first question
+    assert "Orellana" in out and "null odds" in out  # the QA model's best span for the first question, and its null odds
     assert "Traceback" not in proc.stderr
