@@ -239,7 +239,9 @@ def render_features(r: dict, command: str) -> list[str]:
         f"### Features mode, every pooling, against logistic regression on the same vectors", "",
         f"Command: `{command}`  ",
         f"Train: a seeded subsample of {f['train_rows']:,} rows of train-clean.tsv; "
-        f"dev: all {f['dev_rows']:,} sentences of dev-sentences.tsv. One embedding pass for every pooling: {f['embed_seconds']:.0f} s. "
+        f"dev: all {f['dev_rows']:,} sentences of dev-sentences.tsv. "
+        + (f"One embedding pass for every pooling: {f['embed_seconds']:.0f} s. " if f["embed_seconds"] > 30 else
+           "Features read from the cache of an earlier run (`runs/bench-cache`). ") +
         f"Machine: {r.get('features_machine', r['machine'])}; load average at the start: {f.get('load', 'not recorded (other jobs shared the cores)')}.  ",
         "bertkit = `train_head` as `bertkit classify train --mode features` runs it (features standardised; linear heads: exact "
         "L-BFGS logistic regression, L2 chosen by stratified 5-fold cross-validation on train (lowest mean held-out log-loss), "
@@ -249,8 +251,7 @@ def render_features(r: dict, command: str) -> list[str]:
         "Accuracy with 95% Wilson interval; difference in points with a paired-bootstrap 95% interval and the exact McNemar "
         "p-value (significant: p < 0.05, uncorrected for the number of comparisons). Caveat: held-out rows and CV folds are rows of "
         "train-clean.tsv, i.e. phrases of the same parse trees as the rest of train, so held-out scores are optimistic and "
-        "favour memorising heads (the attention head kept a late epoch whose held-out loss had been rising); no sentence "
-        "ids are available to hold out whole trees.", "",
+        "favour memorising heads; no sentence ids are available to hold out whole trees.", "",
         "| pooling | bertkit accuracy [95% CI] | LR accuracy [95% CI] | bertkit - LR (points) [95% CI] | McNemar p | significant | bertkit >= LR | bertkit s | LR s |",
         "|---|---:|---:|---:|---:|---|---|---:|---:|",
     ]
@@ -273,7 +274,7 @@ def render_features(r: dict, command: str) -> list[str]:
 def _claim_lines(ours: dict[str, np.ndarray], order: list[str]) -> list[str]:
     """The tutorial's ranking, step by step, on paired correctness vectors."""
     claim = [p for p in CLAIM if p in ours]
-    lines = ["| comparison | difference (points) [95% CI] | McNemar p | significant |", "|---|---:|---:|---|"]
+    lines = ["| comparison | difference (points) [95% CI] | McNemar p | significant (p < 0.05, either direction) |", "|---|---:|---:|---|"]
     holds = []
     for a, b in zip(claim, claim[1:]):
         c = compare(ours[a], ours[b])
