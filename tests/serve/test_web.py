@@ -34,10 +34,19 @@ def test_page_answers_classifies_and_compares(browser, full_server, full_client,
     question = "In which year did he travel the river?"
     page.fill("#qa-question", question)
     page.click("#qa-ask")
+    mark = page.wait_for_selector("mark.answer, mark.guess", timeout=30000)
+    expected = full_client.post("/answer", json={"question": question, "context": context, "top_k": 3}).json()
+    # an answer is marked as such; a span the null threshold rejected is still shown, marked as a guess
+    best = expected if not expected["no_answer"] else next(c for c in expected["candidates"] if c["text"])
+    assert mark.get_attribute("class") == ("guess" if expected["no_answer"] else "answer")
+    assert mark.text_content() == best["text"] == context[best["start"] : best["end"]] == "1542"
+    assert ("No answer at the model's null threshold" in page.text_content("#qa-result")) == expected["no_answer"]
+    confident = "How many trees does the rainforest have?"
+    page.fill("#qa-question", confident)
+    page.click("#qa-ask")
     mark = page.wait_for_selector("mark.answer", timeout=30000)
-    expected = full_client.post("/answer", json={"question": question, "context": context}).json()
-    assert not expected["no_answer"]
-    assert mark.text_content() == expected["text"] == context[expected["start"] : expected["end"]]
+    expected = full_client.post("/answer", json={"question": confident, "context": context}).json()
+    assert not expected["no_answer"] and mark.text_content() == expected["text"] == context[expected["start"] : expected["end"]]
     assert page.text_content("#qa-highlight") == context  # the whole context, the answer marked in place
     assert page.locator("#qa-curve polyline").count() == 2
 

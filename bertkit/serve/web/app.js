@@ -44,15 +44,22 @@ async function ask() {
   try {
     const answer = await call("/answer", { question: $("qa-question").value, context, top_k: 3, token_probabilities: true });
     box.replaceChildren();
+    // "no answer": still show the best span, marked as a guess the model's null threshold rejected
+    const span = answer.no_answer ? (answer.candidates || []).find((c) => c.text && c.start >= 0) : answer;
     if (answer.no_answer) {
-      result.textContent = `No answer in this context (p = ${answer.probability.toFixed(2)})`;
-      box.append(context);
+      result.textContent = span
+        ? `No answer at the model's null threshold; best span: ${span.text}  (p = ${span.probability.toFixed(2)})`
+        : "No answer in this context";
     } else {
       result.textContent = `${answer.text}  (p = ${answer.probability.toFixed(2)})`;
+    }
+    if (span) {
       const mark = document.createElement("mark");
-      mark.className = "answer";
-      mark.textContent = context.slice(answer.start, answer.end);
-      box.append(context.slice(0, answer.start), mark, context.slice(answer.end));
+      mark.className = answer.no_answer ? "guess" : "answer";
+      mark.textContent = context.slice(span.start, span.end);
+      box.append(context.slice(0, span.start), mark, context.slice(span.end));
+    } else {
+      box.append(context);
     }
     drawCurve(answer.token_probabilities);
   } catch (error) {
