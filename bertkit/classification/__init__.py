@@ -3,6 +3,7 @@ on cached features; compare poolings and ensemble them; evaluate and predict."""
 
 from bertkit.classification.classifier import Classifier, Explanation, Prediction, load_classifier
 from bertkit.classification.data import Examples, LabelMap, read_examples, stratified_split
+from bertkit.classification.ensemble import build_ensemble
 from bertkit.classification.evaluate import evaluate_classifier
 from bertkit.classification.metrics import classification_report, confusion_matrix
 from bertkit.classification.model import HeadSpec, PoolingHead, TextClassifier
@@ -18,6 +19,7 @@ __all__ = [
     "LabelMap",
     "read_examples",
     "stratified_split",
+    "build_ensemble",
     "evaluate_classifier",
     "classification_report",
     "confusion_matrix",

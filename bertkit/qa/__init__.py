@@ -12,9 +12,13 @@ from bertkit.qa.predict import Predictions, answer_questions, check_questions
 from bertkit.qa.reader import Reader, ReaderAnswer, load_reader
 from bertkit.qa.engine import SpanEngine, span_graph
 from bertkit.qa.squad import Answer, SquadData, SquadExample, parse_squad, read_squad
+from bertkit.qa.threshold import ThresholdChoice, choose_null_threshold, write_null_threshold
 from bertkit.qa.train import QATrainArgs, QATrainOutcome, train_qa
 
 __all__ = [
+    "ThresholdChoice",
+    "choose_null_threshold",
+    "write_null_threshold",
     "Answer",
     "SquadData",
     "SquadExample",
