@@ -168,7 +168,8 @@ def _model_line(config, train_min: float, num_layers: int) -> str:
         f"Model: the packaged QA model (bertkit/models/qa): all-MiniLM-L6-v2 with {layers} and the span head trained by "
         f"`bertkit qa train` on {_train_file(training.get('train_file', '?'))} ({training.get('questions', '?')} questions, {training.get('windows', '?')} "
         f"windows, {args.get('epochs', '?')} epoch(s), lr {args.get('lr', '?')}, {args.get('dtype', '?')}; the command is in the README) "
-        f"in {train_min:.1f} min; weights stored as {config.weights_dtype}. Machine: {machine()}."
+        f"in {train_min:.1f} min" + (f" ({training['total_seconds'] / 60:.1f} min with the run it continued from)" if training.get("init") else "")
+        + f"; weights stored as {config.weights_dtype}. Machine: {machine()}."
     )
 
 
