@@ -63,7 +63,7 @@ if len(sys.argv) > 1 and sys.argv[1] == "--peer":
     sys.exit(0)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import DATA, ROOT, machine, write_section  # noqa: E402
+from report import DATA, machine, write_section  # noqa: E402
 
 from bertkit.encoder.loading import default_model_dir  # noqa: E402
 from bertkit.qa import answer_questions, evaluate_squad, load_qa_model, read_squad  # noqa: E402

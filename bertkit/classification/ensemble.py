@@ -23,9 +23,9 @@ from bertkit.modeldir import start_writing
 __all__ = ["build_ensemble", "member_names"]
 
 
-def member_names(models: Sequence[Path], configs: Sequence[ClassifierConfig]) -> list[str]:
-    """One unique, filesystem-safe name per member: its pooling, numbered when repeated."""
-    bases = [re.sub(r"[^A-Za-z0-9_.+-]", "_", c.head.pooling if c.head else Path(m).name) for m, c in zip(models, configs)]
+def member_names(configs: Sequence[ClassifierConfig]) -> list[str]:
+    """One unique, filesystem-safe name per (single-model) member: its pooling, numbered when repeated."""
+    bases = [re.sub(r"[^A-Za-z0-9_.+-]", "_", c.head.pooling) for c in configs]
     names = []
     for i, base in enumerate(bases):
         names.append(f"{base}-{bases[:i].count(base) + 1}" if bases.count(base) > 1 else base)
@@ -55,7 +55,7 @@ def build_ensemble(models: Sequence[str | os.PathLike], out: str | os.PathLike) 
     out = Path(out).expanduser()
     if out.exists() and any(out.iterdir()):
         raise ParameterError("out", f"{out} exists and is not empty; give a new directory")
-    names = member_names(paths, configs)
+    names = member_names(configs)
     directory = start_writing(out)  # invalid until the manifest is written
     for path, name in zip(paths, names):
         shutil.copytree(path, directory / "members" / name, ignore=shutil.ignore_patterns(".*"))

@@ -22,7 +22,7 @@ from bertkit.qa.squad import SquadData
 if TYPE_CHECKING:
     from bertkit.qa.engine import SpanEngine
 
-__all__ = ["EvalResult", "evaluate_squad", "write_predictions"]
+__all__ = ["EvalResult", "evaluate_squad", "metrics_at", "squad_references", "write_predictions"]
 
 
 @dataclass
@@ -71,7 +71,7 @@ def evaluate_squad(
     )
     predictions = {e.id: (d.answer.text if d.answer is not None else "") for e, d in zip(examples, preds.decoded)}
     null_odds = {e.id: min(float(d.null_odds), 1e9) for e, d in zip(examples, preds.decoded)}  # finite for JSON
-    references = {e.id: ([] if e.is_impossible else list(e.references)) for e in examples}
+    references = squad_references(data)
     if data.version_2:
         metrics = squad_v2(references, predictions, null_odds, na_prob_thresh=threshold)
     else:
@@ -85,6 +85,17 @@ def evaluate_squad(
             raise ParameterError("dtype", f"int8 refused for {engine.name}: {reason}; use dtype fp32")
         result.int8_gate = {"fp32_f1": reference.f1, "int8_f1": result.f1, "max_drop_points": INT8_MAX_METRIC_DROP}
     return result
+
+
+def squad_references(data: SquadData) -> dict[str, list[str]]:
+    """Question id -> reference answers as the metric reads them ([] for an unanswerable question)."""
+    return {e.id: ([] if e.is_impossible else list(e.references)) for e in data.examples}
+
+
+def metrics_at(spans: EvalResult, data: SquadData, null_threshold: float) -> dict[str, float]:
+    """The SQuAD 2.0 metrics at ``null_threshold`` of an evaluation made at an infinite threshold
+    (every question answered with its best span), without running the model again."""
+    return squad_v2(squad_references(data), spans.predictions, spans.null_odds, na_prob_thresh=null_threshold)
 
 
 def write_predictions(result: EvalResult, out_dir: str | os.PathLike) -> list[Path]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from bertkit.errors import ParameterError
 from bertkit.modeldir import finish_writing
-from bertkit.qa.evaluate import evaluate_squad
+from bertkit.qa.evaluate import evaluate_squad, metrics_at
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import QAConfig, read_config
 from bertkit.qa.squad import SquadData
@@ -50,7 +50,7 @@ def choose_null_threshold(model: QAModel, config: QAConfig, data: SquadData, *, 
             f"({unanswerable} of {len(data.examples)} are unanswerable)",
         )
     spans = evaluate_squad(model, config, data, batch_size=batch_size, null_threshold=math.inf)
-    before = evaluate_squad(model, config, data, batch_size=batch_size).f1
+    before = metrics_at(spans, data, config.null_threshold)["f1"]
     return ThresholdChoice(
         threshold=float(spans.metrics["best_f1_thresh"]), f1=float(spans.metrics["best_f1"]), f1_before=before,
         questions=len(data.examples), unanswerable=unanswerable, source=source,

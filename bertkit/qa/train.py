@@ -20,7 +20,7 @@ import torch
 from bertkit.encoder.batching import pad_batch
 from bertkit.encoder.encoder import Encoder
 from bertkit.errors import InputError, ParameterError
-from bertkit.qa.evaluate import EvalResult, evaluate_squad
+from bertkit.qa.evaluate import EvalResult, evaluate_squad, metrics_at
 from bertkit.qa.features import QAFeatures, build_features, check_lengths
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import WEIGHT_DTYPES, QAConfig, load_weights_into, read_config, save_qa_model
@@ -215,11 +215,12 @@ def _trainer(model: QAModel, features: QAFeatures, config: QAConfig, args: QATra
     metric = "best_f1" if dev is not None and dev.version_2 and run.threshold_data is not None else "f1"
 
     def evaluate(m: QAModel) -> dict[str, float]:
-        result = evaluate_squad(m, config, dev, batch_size=args.eval_batch_size)
-        scores = {"f1": result.f1, "exact": result.exact}
-        if metric == "best_f1":
-            scores["best_f1"] = evaluate_squad(m, config, dev, batch_size=args.eval_batch_size, null_threshold=math.inf).metrics["best_f1"]
-        return scores
+        if metric == "f1":
+            result = evaluate_squad(m, config, dev, batch_size=args.eval_batch_size)
+            return {"f1": result.f1, "exact": result.exact}
+        spans = evaluate_squad(m, config, dev, batch_size=args.eval_batch_size, null_threshold=math.inf)  # one pass
+        at = metrics_at(spans, dev, config.null_threshold)
+        return {"f1": at["f1"], "exact": at["exact"], "best_f1": spans.metrics["best_f1"]}
 
     return Trainer(
         model,

@@ -24,6 +24,23 @@ def _problem(n: int, dim: int, classes: int, noise: float, seed: int) -> tuple[n
     return x.astype(np.float32), y.astype(np.int64)
 
 
+def _split_standardised(x: np.ndarray, y: np.ndarray, n_train: int = 800):
+    """Train/test rows, and both standardised with the training rows' statistics (as the head does)."""
+    x_test, y_test, x, y = x[n_train:], y[n_train:], x[:n_train], y[:n_train]
+    mean, std = feature_stats(x)
+    z, z_test = ((torch.from_numpy(a) - mean) / std for a in (x, x_test))
+    return x, y, x_test, y_test, z, z_test
+
+
+def _sklearn_cv_probs(x: np.ndarray, y: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+    """The textbook baseline: StandardScaler + LogisticRegressionCV (C by 5-fold CV), test probabilities."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=10, cv=5, max_iter=5000)).fit(x, y).predict_proba(x_test)
+
+
 @pytest.mark.parametrize(("classes", "noise"), [(2, 0.5), (2, 3.0), (3, 2.0)])
 def test_fixed_l2_matches_sklearn_solution(classes, noise):
     x, y = _problem(400, 12, classes, noise, seed=classes)
@@ -44,21 +61,13 @@ def test_fixed_l2_matches_sklearn_solution(classes, noise):
 @pytest.mark.parametrize(("classes", "noise"), [(2, 0.3), (2, 4.0), (4, 3.0)])
 def test_selected_head_matches_sklearn_on_unseen_rows(classes, noise):
     x, y = _problem(1200, 16, classes, noise, seed=10 + classes)
-    x_test, y_test = x[800:], y[800:]
-    x, y = x[:800], y[:800]
-    mean, std = feature_stats(x)
-    z, z_test = ((torch.from_numpy(a) - mean) / std for a in (x, x_test))
+    x, y, x_test, y_test, z, z_test = _split_standardised(x, y)
     fit_rows, held = held_out_split(y, 0.1, seed=0)
     chosen, records = select_l2(z[fit_rows], torch.from_numpy(y[fit_rows]), z[held], torch.from_numpy(y[held]), classes)
     assert len(records) == 15 and chosen.l2 == min(records, key=lambda r: r["loss"])["l2"]
     final = fit_logistic(z, torch.from_numpy(y), classes, chosen.l2 * len(fit_rows) / len(y), init=(chosen.weight, chosen.bias))
     ours = torch.softmax(z_test.double() @ final.weight.T + final.bias, dim=1).numpy()
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    ref = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=10, cv=5, max_iter=5000)).fit(x, y)
-    theirs = ref.predict_proba(x_test)
+    theirs = _sklearn_cv_probs(x, y, x_test)
     acc_ours = (ours.argmax(1) == y_test).mean()
     acc_theirs = (theirs.argmax(1) == y_test).mean()
     assert acc_ours >= acc_theirs - 0.02
@@ -88,21 +97,13 @@ def test_l2_must_be_positive():
 @pytest.mark.parametrize(("classes", "noise"), [(2, 0.3), (2, 4.0), (4, 3.0)])
 def test_cross_validated_head_matches_sklearn_cv_on_unseen_rows(classes, noise):
     x, y = _problem(1200, 16, classes, noise, seed=20 + classes)
-    x_test, y_test = x[800:], y[800:]
-    x, y = x[:800], y[:800]
-    mean, std = feature_stats(x)
-    z, z_test = ((torch.from_numpy(a) - mean) / std for a in (x, x_test))
+    x, y, x_test, y_test, z, z_test = _split_standardised(x, y)
     l2, records = select_l2_cv(z, torch.from_numpy(y), classes, folds=5, seed=0)
     assert len(records) == 15 and l2 == min(records, key=lambda r: r["loss"])["l2"]
     assert all(r["train_loss"] <= r["loss"] + 0.05 for r in records)  # held-out loss is not below training loss
     final = fit_logistic(z, torch.from_numpy(y), classes, l2 * 4 / 5)
     ours = torch.softmax(z_test.double() @ final.weight.T + final.bias, dim=1).numpy()
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    ref = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=10, cv=5, max_iter=5000)).fit(x, y)
-    theirs = ref.predict_proba(x_test)
+    theirs = _sklearn_cv_probs(x, y, x_test)
     assert (ours.argmax(1) == y_test).mean() >= (theirs.argmax(1) == y_test).mean() - 0.02
     assert log_loss(y_test, ours) <= log_loss(y_test, theirs) + 0.03
 
