@@ -148,24 +148,34 @@ def features_study(train_rows: int, seed: int, log) -> dict:
 
 
 def shipped_model() -> dict:
-    from bertkit.classification import evaluate_classifier, load_classifier
+    """The shipped model on dev-sentences.tsv: torch fp32 (the reference) and backend "auto"."""
+    from bertkit.classification import load_classifier
+    from bertkit.classification.modeldir import read_verified
 
+    directory = ROOT / "bertkit" / "models" / "sentiment"
+    config = read_verified(directory)
     start = time.perf_counter()
-    clf = load_classifier(None)
-    report = evaluate_classifier(clf, str(SST2 / "dev-sentences.tsv"), text_column="sentence")
-    report["seconds"] = time.perf_counter() - start
-    return {k: report[k] for k in ("accuracy", "macro_f1", "examples", "seconds")}
+    correct = _dev_correct(directory)
+    seconds = time.perf_counter() - start
+    auto = load_classifier(None)
+    auto_correct = _dev_correct(directory, auto)
+    return {"accuracy": float(correct.mean()), "correct": correct.tolist(), "examples": len(correct), "seconds": seconds,
+            "auto": f"{auto.runtime.backend} {auto.runtime.dtype}", "auto_accuracy": float(auto_correct.mean()),
+            "bytes": sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()),
+            "pooling": config.head.pooling, "adapter": config.encoder.adapter, "training": config.training,
+            "best_epoch": config.metrics.get("best_epoch")}
 
 
 FINETUNE_POOLINGS = ("attention", "weighted_layer", "mean", "max", "min", "cls")
 
 
-def _dev_correct(model_dir: Path) -> np.ndarray:
-    """Per-sentence correctness of a saved classifier on dev-sentences.tsv (raw labels renamed)."""
+def _dev_correct(model_dir: Path, clf=None) -> np.ndarray:
+    """Per-sentence correctness of a saved classifier (torch fp32 on CPU unless ``clf`` is given)
+    on dev-sentences.tsv (raw labels renamed)."""
     from bertkit.classification import load_classifier
     from bertkit.classification.data import read_examples
 
-    clf = load_classifier(model_dir, backend="torch", dtype="fp32", device="cpu")
+    clf = clf or load_classifier(model_dir, backend="torch", dtype="fp32", device="cpu")
     dev = read_examples(str(SST2 / "dev-sentences.tsv"), text_column="sentence")
     names = {"0": "negative", "1": "positive"}
     pred = clf.predict_proba(dev.texts).argmax(axis=1)
@@ -247,7 +257,7 @@ def render_features(r: dict, command: str) -> list[str]:
         "L-BFGS logistic regression, L2 chosen by stratified 5-fold cross-validation on train (lowest mean held-out log-loss), "
         "then refitted; attention / weighted_layer: started from that logistic regression on the initial pooling, then AdamW, "
         "epoch chosen on 10% of train held out). LR = scikit-learn StandardScaler + LogisticRegressionCV (10 values of C, 5-fold CV on "
-        "train) on the same cached vectors (for attention / weighted_layer: the cached token states averaged). "
+        "train, C chosen by its default criterion in scikit-learn 1.9: accuracy) on the same cached vectors (for attention / weighted_layer: the cached token states averaged). "
         "Accuracy with 95% Wilson interval; difference in points with a paired-bootstrap 95% interval and the exact McNemar "
         "p-value (significant: p < 0.05, uncorrected for the number of comparisons). Caveat: held-out rows and CV folds are rows of "
         "train-clean.tsv, i.e. phrases of the same parse trees as the rest of train, so held-out scores are optimistic and "
@@ -315,11 +325,7 @@ def render(r: dict, command: str) -> str:
     if "features" in r:
         lines += render_features(r, r["features_command"])
     if "shipped" in r:
-        s = r["shipped"]
-        lines += ["### The shipped model (bertkit/models/sentiment) on dev-sentences.tsv", "",
-                  f"Accuracy **{s['accuracy']:.4f}**, macro-F1 {s['macro_f1']:.4f} on {s['examples']} sentences "
-                  f"(evaluation {s['seconds']:.1f} s). Goal >= 90%: **{'met' if s['accuracy'] >= 0.9 else 'not met'}**. "
-                  "Training command and history: README, \"The shipped sentiment model\".", ""]
+        lines += render_shipped(r["shipped"])
     if "finetune" in r:
         lines += render_finetune(r)
     else:
@@ -333,6 +339,26 @@ def render(r: dict, command: str) -> str:
     if kept:
         lines += [kept]
     return "\n".join(lines)
+
+
+def render_shipped(s: dict) -> list[str]:
+    if "correct" not in s:  # a result from before this format
+        return ["### The shipped model (bertkit/models/sentiment) on dev-sentences.tsv", "",
+                f"Accuracy **{s['accuracy']:.4f}** on {s['examples']} sentences.", ""]
+    lo, hi = wilson(np.array(s["correct"]))
+    t = s["training"]
+    storage = {"lora": "LoRA adapters", "delta": "what training changed, as deltas against the packaged encoder"}.get(s["adapter"], "the encoder")
+    layers = "every layer and the embeddings" if t.get("train_layers") is None else f"the top {t['train_layers']} layers"
+    recipe = (f"{s['pooling']} pooling, " + (f"LoRA rank {t['lora']}" if t.get("lora") else f"full fine-tuning of {layers}")
+              + (f", stored as {t['delta']} deltas" if t.get("delta") else "")
+              + f"; {t['epochs']} epochs at lr {t['lr']}, batch {t['batch_size']}, {t['dtype']}, seed {t['seed']}; epoch {s['best_epoch']} kept")
+    return ["### The shipped model (bertkit/models/sentiment) on dev-sentences.tsv", "",
+            f"Accuracy **{s['accuracy']:.4f}** [95% CI {lo:.3f}, {hi:.3f}] on {s['examples']} sentences, torch fp32 "
+            f"(evaluation {s['seconds']:.1f} s); with the default backend \"auto\" on this CPU ({s['auto']}): {s['auto_accuracy']:.4f}. "
+            f"Goal >= 90%: **{'met' if s['accuracy'] >= 0.9 else 'not met'}**. "
+            f"Model: {recipe}; {s['bytes'] / 1e6:.2f} MB on disk ({storage}; limit 10 MB). "
+            "Trained on train-clean.tsv and selected on dev-sentences.tsv (as the issue asks; the number is therefore "
+            "the selected epoch's score, not an untouched test score). Training command and history: README, \"The shipped sentiment model\".", ""]
 
 
 def _kept_throughput() -> str:

@@ -6,10 +6,11 @@ configuration, with the runtime the default chose.
 
 - classify predict: the shipped sentiment model on SST-2 dev-sentences.tsv (default, torch
   fp32, torch bf16, onnx fp32, onnx int8) against transformers' text-classification pipeline (the installed
-  transformers) running BertForSequenceClassification on the same LoRA-merged encoder
-  weights. The shipped head pools with learned attention, which transformers has no
-  class for, so the peer's head reads the pooler output instead: the same encoder
-  arithmetic, labels not comparable. Accuracy is bertkit's on the sentences' labels.
+  transformers) running BertForSequenceClassification on the same encoder weights (the
+  shipped deltas applied to the packaged encoder). BertForSequenceClassification's head
+  reads the pooler output, not the shipped head's pooling (mean), so the peer's linear
+  layer is the shipped one on another vector: the same encoder arithmetic, labels not
+  comparable. Accuracy is bertkit's on the sentences' labels.
 - QA: the packaged QA model on long dev-v1.1 contexts (bench/qa.py's set) against the
   transformers 4.57 question-answering pipeline with the same weights; answers compared
   with the pipeline's and with bertkit torch fp32's, F1 against the references (the pipeline
@@ -160,8 +161,8 @@ def tasks_part(args, tmp: Path) -> None:
         "ONNX exports built and vetted (and the auto probe cached) before timing.",
         "",
         f"**classify predict**, the shipped sentiment model on {args.n} SST-2 dev-sentences.tsv sentences. The pipeline runs "
-        "BertForSequenceClassification on the same (LoRA-merged) encoder weights with a linear head on the pooler output, "
-        "since transformers has no attention-pooling head: the same encoder work, labels not comparable.",
+        "BertForSequenceClassification on the same encoder weights (the shipped deltas applied) with the shipped linear layer "
+        "on the pooler output, as that class has no other pooling: the same encoder work, labels not comparable.",
         "",
         *classify,
         "",

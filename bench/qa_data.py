@@ -9,13 +9,20 @@ Writes two SQuAD 2.0 JSON files from ../shared/data/squad:
   Victoria (Australia): 457 questions, 225 of them unanswerable). The shipped model's
   null threshold is chosen on this file, never on the dev splits the numbers are reported on.
 
+With ``--negatives N`` it also writes ``train-negatives.json``: ``train.json`` plus N extra
+unanswerable questions, each an answerable training question asked of another paragraph
+of the same article that does not contain its answer (seeded; ids end in ``-neg``). The
+SQuAD 2.0 splits here hold 16% unanswerable questions; the dev split about half.
+
 The dev files (``dev-v1.1.json``, ``dev-v2.0.json``) are neither read nor written.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -36,9 +43,34 @@ def _write(path: Path, articles: list[dict]) -> None:
     tmp.replace(path)
 
 
+def add_negatives(articles: list[dict], n: int, seed: int) -> list[dict]:
+    """A copy of ``articles`` with ``n`` answerable questions also asked, unanswerable, of another
+    paragraph of their article that holds none of their answers."""
+    rng = random.Random(seed)
+    out = copy.deepcopy(articles)
+    pool = [(a, p, q) for a, art in enumerate(out) for p, par in enumerate(art["paragraphs"])
+            for q in par["qas"] if not q.get("is_impossible") and len(art["paragraphs"]) > 1]
+    rng.shuffle(pool)
+    added = 0
+    for a, p, q in pool:
+        if added == n:
+            break
+        paragraphs = out[a]["paragraphs"]
+        other = rng.choice([i for i in range(len(paragraphs)) if i != p])
+        context = paragraphs[other]["context"]
+        if any(ans["text"] in context for ans in q["answers"]):
+            continue
+        neg = {"id": q["id"] + "-neg", "question": q["question"], "answers": [], "is_impossible": True}
+        paragraphs[other]["qas"].append(neg)
+        added += 1
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "qa_data")
+    parser.add_argument("--negatives", type=int, default=0, help="also write train-negatives.json with this many more unanswerable questions")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     base = json.loads((DATA / "squad" / "train-v2.0.json").read_text())["data"]
     extra = json.loads((DATA / "squad" / "train-extra-v2.0.json").read_text())["data"]
@@ -46,7 +78,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     _write(args.out / "train.json", train)
     _write(args.out / "holdout.json", holdout)
-    for name, articles in (("train", train), ("holdout", holdout)):
+    files = [("train", train), ("holdout", holdout)]
+    if args.negatives:
+        files.append(("train-negatives", add_negatives(train, args.negatives, args.seed)))
+        _write(args.out / "train-negatives.json", files[-1][1])
+    for name, articles in files:
         n, impossible = _count(articles)
         print(f"{args.out / (name + '.json')}: {len(articles)} articles, {n} questions, {impossible} unanswerable")
 

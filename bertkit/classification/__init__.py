@@ -2,6 +2,7 @@
 on cached features; compare poolings and ensemble them; evaluate and predict."""
 
 from bertkit.classification.classifier import Classifier, Explanation, Prediction, load_classifier
+from bertkit.classification.compact import compact_classifier
 from bertkit.classification.data import Examples, LabelMap, read_examples, stratified_split
 from bertkit.classification.ensemble import build_ensemble
 from bertkit.classification.evaluate import evaluate_classifier
@@ -20,6 +21,7 @@ __all__ = [
     "read_examples",
     "stratified_split",
     "build_ensemble",
+    "compact_classifier",
     "evaluate_classifier",
     "classification_report",
     "confusion_matrix",

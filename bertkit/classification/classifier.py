@@ -18,6 +18,7 @@ import torch
 
 from bertkit.classification.config import ClassifierConfig
 from bertkit.classification.engine import group_probabilities, head_probabilities
+from bertkit.classification.explain import occlusion_weights
 from bertkit.classification.modeldir import load_encoder, load_head, read_members, read_verified
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder
@@ -39,8 +40,9 @@ class Prediction:
 @dataclass
 class Explanation:
     tokens: list[str]
-    weights: list[float]  # attention pooling weight per token (sums to 1)
+    weights: list[float]  # attention: pooling weight per token (sums to 1); occlusion: drop of the label's log-odds without it
     prediction: Prediction
+    method: str = "attention"  # attention | occlusion (see bertkit.classification.explain)
 
 
 class Classifier:
@@ -161,22 +163,45 @@ class Classifier:
         )
 
     def explain(self, text: str, pair: str | None = None) -> Explanation:
-        """Per-token weights of the (first) attention-pooling head, with the prediction."""
-        for g, (encoder, heads) in enumerate(self.groups):
+        """A weight per token, with the prediction: the (first) attention-pooling head's weights,
+        or for models without one, occlusion (:mod:`bertkit.classification.explain`)."""
+        pairs = [pair] if pair is not None else None
+        self._check([text], pairs)
+        for encoder, heads in self.groups:
             for head in heads:
                 if head.pooling.spec.split("+").count("attention"):
-                    self._check([text], [pair] if pair is not None else None)
-                    windows = tokenize(encoder, [text], [pair] if pair is not None else None)
-                    _, batch = next(iter(encoder.batches(windows, 1)))
-                    with torch.inference_mode():
-                        _, weights = head(encoder.forward(batch, hidden_states=head.needs_hidden_states))
-                    real = int(batch["attention_mask"][0].sum())  # batches may be padded (bf16 pads to x16)
-                    tokens = encoder.tokenizer.convert_ids_to_tokens(batch["input_ids"][0, :real].tolist())
-                    probs = self.predict_proba([text], [pair] if pair is not None else None)[0]
-                    weights = weights[0, :real].float().cpu().tolist()
-                    return Explanation(tokens, weights, self._prediction(probs, len(self.labels)))
-        poolings = ", ".join(sorted({h.pooling.spec for h in self.heads}))
-        raise ParameterError("explain", f"explain needs a model with attention pooling; this model uses {poolings}")
+                    return self._explain_attention(encoder, head, text, pairs)
+        return self._explain_occlusion(text, pairs)
+
+    def _explain_attention(self, encoder: Encoder, head: PoolingHead, text: str, pairs: list[str] | None) -> Explanation:
+        windows = tokenize(encoder, [text], pairs)
+        _, batch = next(iter(encoder.batches(windows, 1)))
+        with torch.inference_mode():
+            _, weights = head(encoder.forward(batch, hidden_states=head.needs_hidden_states))
+        real = int(batch["attention_mask"][0].sum())  # batches may be padded (bf16 pads to x16)
+        tokens = encoder.tokenizer.convert_ids_to_tokens(batch["input_ids"][0, :real].tolist())
+        probs = self.predict_proba([text], pairs)[0]
+        return Explanation(tokens, weights[0, :real].float().cpu().tolist(), self._prediction(probs, len(self.labels)), "attention")
+
+    def _explain_occlusion(self, text: str, pairs: list[str] | None) -> Explanation:
+        encoder = self.groups[0][0]
+        windows = tokenize(encoder, [text], pairs)
+        ids = list(windows.features[0]["input_ids"])
+        if any(list(tokenize(other, [text], pairs).features[0]["input_ids"]) != ids for other, _ in self.groups[1:]):
+            raise ParameterError("explain", "explain by occlusion needs the ensemble's members to share one tokenizer")
+        _, batch = next(iter(encoder.batches(windows, 1)))
+        batch = {k: v[:, : len(ids)] for k, v in batch.items()}  # (1, T) without padding
+        special = [bool(s) for s in encoder.tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)]
+
+        # torch even behind ONNX: the exported graphs assume contiguous masks (padding at the end only)
+        torch_model = self if self.backend_name == "torch" else self.reference()
+
+        def run(b: dict) -> np.ndarray:  # -> (B, C): the mean over every head, as predict_proba
+            return np.concatenate([torch_model._group_runner(g)(b) for g in range(len(self.groups))], axis=1).mean(axis=1)
+
+        probs, weights = occlusion_weights(run, batch, special)
+        tokens = encoder.tokenizer.convert_ids_to_tokens(ids)
+        return Explanation(tokens, weights.tolist(), self._prediction(probs, len(self.labels)), "occlusion")
 
 
 def load_classifier(

@@ -29,12 +29,13 @@ class EncoderSpec:
     packaged all-MiniLM-L6-v2, whose weights must hash to ``base_sha256`` · ``parent``:
     the enclosing ensemble's encoder · ``members``: an ensemble whose members each carry
     their own encoder. ``adapter="lora"``: LoRA adapters in ``adapter/``
-    (peft format) are applied on top.
+    (peft format) are applied on top; ``adapter="delta"``: fine-tuned weights stored as
+    deltas against the packaged base (``adapter/delta.safetensors``) are added to it.
     """
 
     source: Literal["included", "default", "parent", "members"] = "included"
     base_sha256: str | None = None
-    adapter: Literal["lora"] | None = None
+    adapter: Literal["lora", "delta"] | None = None
 
 
 @dataclass

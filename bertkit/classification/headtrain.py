@@ -9,7 +9,7 @@ Every choice is made on the *training* data (cross-validation folds, or a held-o
 * a linear head on pooled vectors is multinomial logistic regression solved exactly
   (full-batch L-BFGS, :mod:`bertkit.classification.logistic`): the L2 penalty is chosen by
   stratified 5-fold cross-validation on the training rows (lowest mean held-out log-loss,
-  as scikit-learn's ``LogisticRegressionCV`` chooses C), then the head is refitted on
+  the default criterion of scikit-learn's ``LogisticRegressionCV`` from 1.11), then the head is refitted on
   every training row;
 * the learned poolings (``weighted_layer``, ``attention``) start as that same exact
   logistic regression on their initial pooled vectors (uniform token weights, equal

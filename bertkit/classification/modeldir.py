@@ -6,7 +6,9 @@ file, the config included) holding::
 
     head.safetensors          pooling + classifier weights (single models)
     encoder/                  the encoder in Hugging Face format + tokenizer (source "included")
-    adapter/                  LoRA adapters, peft format (adapter "lora")
+    adapter/                  LoRA adapters, peft format (adapter "lora"), or
+    adapter/delta.safetensors fine-tuned weights as fp16/int8 deltas against the packaged
+                              base encoder (adapter "delta", :mod:`bertkit.encoder.delta`)
     members/<name>/           ensemble members, each a complete single-model directory
     history.json, training_curves.png
 
@@ -26,7 +28,9 @@ from safetensors.torch import load_file
 from bertkit.classification.config import ClassifierConfig, EncoderSpec, read_config
 from bertkit.classification.lora import load_lora, save_lora
 from bertkit.classification.model import PoolingHead
+from bertkit.encoder.delta import apply_deltas, load_deltas, save_deltas, weight_deltas
 from bertkit.encoder.encoder import Encoder
+from bertkit.encoder.loading import load_model
 from bertkit.errors import ModelLoadError
 from bertkit.io.files import sha256_file
 from bertkit.modeldir import default_model_dir, finish_writing, member_dir, start_writing
@@ -35,6 +39,7 @@ from bertkit.training.checkpoint import save_weights
 __all__ = ["HEAD_FILE", "default_encoder_sha256", "save_single", "copy_encoder_dir", "write_config", "read_verified", "read_members", "is_default_encoder", "load_encoder", "load_head"]
 
 HEAD_FILE = "head.safetensors"
+DELTA_FILE = "delta.safetensors"  # inside adapter/
 _ENCODER_SUFFIXES = (".safetensors", ".json", ".txt")
 
 
@@ -56,6 +61,7 @@ def save_single(
     encoder: Encoder | None,
     *,
     peft_model=None,
+    delta: str | None = None,
 ) -> Path:
     """Write a single model. ``config.encoder.source`` decides what of the encoder is stored."""
     directory = start_writing(directory)  # the directory is invalid until the manifest is back
@@ -70,8 +76,19 @@ def save_single(
             encoder.tokenizer.save_pretrained(str(directory / "encoder"))
     if config.encoder.adapter == "lora":
         save_lora(peft_model, directory / "adapter")
+    if config.encoder.adapter == "delta":
+        if encoder is None or delta is None or config.encoder.base_sha256 is None:
+            raise ValueError("delta storage needs the encoder, the delta dtype and the base's sha256")
+        _save_delta(directory / "adapter", encoder, delta, config.encoder.base_sha256)
     write_config(directory, config)
     return directory
+
+
+def _save_delta(directory: Path, encoder: Encoder, dtype: str, base_sha256: str) -> None:
+    """What fine-tuning changed in ``encoder``, against a fresh load of the packaged base."""
+    base = load_model(None).model.state_dict()
+    directory.mkdir(parents=True, exist_ok=True)
+    save_deltas(directory / DELTA_FILE, weight_deltas(base, encoder.model.state_dict()), dtype, base_sha256)
 
 
 def copy_encoder_dir(source: Path, target: Path) -> None:
@@ -107,8 +124,12 @@ def load_encoder(directory: Path, spec: EncoderSpec, config: ClassifierConfig, *
         encoder = Encoder(directory / "encoder", device=device, dtype=dtype, max_length=config.max_length)
     if spec.adapter == "lora":
         load_lora(encoder, directory / "adapter")
+    elif spec.adapter == "delta":
+        if spec.source != "default":
+            raise ModelLoadError(f"{directory}: adapter 'delta' applies to the packaged base encoder (source 'default')")
+        apply_deltas(encoder.model, load_deltas(directory / "adapter" / DELTA_FILE, spec.base_sha256), str(directory))
     elif spec.adapter is not None:
-        raise ModelLoadError(f"{directory}: unknown adapter {spec.adapter!r}; valid: lora")
+        raise ModelLoadError(f"{directory}: unknown adapter {spec.adapter!r}; valid: lora, delta")
     encoder.model.eval()
     return encoder
 

@@ -28,7 +28,7 @@ FLAT_ORDER = (
     "train", "out", "dev", "dev_split", "mode", "pooling", "model", "text_column", "pair_column", "label_column",
     "label_names", "epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "max_grad_norm", "freeze_epochs",
     "layer_lr_decay", "dtype", "patience", "dropout", "hidden", "head", "layers", "layer_start", "max_length", "lora",
-    "max_train", "seed", "resume", "cache_dir", "no_cache", "device", "checkpoint_every", "progress",
+    "train_layers", "delta", "max_train", "seed", "resume", "cache_dir", "no_cache", "device", "checkpoint_every", "progress",
 )
 
 
@@ -75,6 +75,8 @@ class HeadOptions:
     hidden: int = 0  # head MLP hidden size (0: linear)
     dropout: float = 0.1
     lora: int = 0  # LoRA rank (0: full fine-tuning)
+    train_layers: int | None = None  # full fine-tuning of the top N encoder layers only (None: the whole encoder)
+    delta: str | None = None  # store the encoder as "fp16" or "int8" deltas against the packaged base (None: whole)
     max_length: int | None = None
 
     def __post_init__(self) -> None:
@@ -83,8 +85,23 @@ class HeadOptions:
         _check([
             (0 <= self.dropout < 1, "dropout", f"dropout must be in [0, 1), got {self.dropout}"),
             (self.lora >= 0, "lora", f"lora must be >= 0, got {self.lora}"),
+            (self.train_layers is None or self.train_layers >= 0, "train_layers", f"train_layers must be >= 0, got {self.train_layers}"),
         ])
+        self._check_encoder_storage()
         self._check_head()
+
+    def _check_encoder_storage(self) -> None:
+        from bertkit.encoder.delta import DELTA_DTYPES
+
+        if self.delta is not None and self.delta not in DELTA_DTYPES:
+            raise choice_error("delta", self.delta, DELTA_DTYPES)
+        for name in ("train_layers", "delta"):
+            if getattr(self, name) is None:
+                continue
+            if self.mode != "finetune":
+                raise ParameterError(name, f"{name} applies to mode finetune only, not {self.mode}")
+            if self.lora:
+                raise ParameterError(name, f"{name} is for full fine-tuning; LoRA stores only its adapters", "lora")
 
     def _check_head(self) -> None:
         from bertkit.classification.seqheads import HEADS, SEQUENCE_HEADS

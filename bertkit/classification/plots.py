@@ -60,11 +60,13 @@ def plot_comparison(rows: Sequence[dict], path: str | os.PathLike) -> Path:
     return _save(fig, path)
 
 
-def plot_token_weights(tokens: Sequence[str], weights: Sequence[float], path: str | os.PathLike, title: str = "") -> Path:
+def plot_token_weights(tokens: Sequence[str], weights: Sequence[float], path: str | os.PathLike, title: str = "",
+                       ylabel: str = "attention-pooling weight") -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(tokens) + 1), 3))
-    ax.bar(range(len(tokens)), weights, color="tab:orange")
+    ax.bar(range(len(tokens)), weights, color=["tab:orange" if w >= 0 else "tab:red" for w in weights])
+    ax.axhline(0, color="black", linewidth=0.5)
     ax.set_xticks(range(len(tokens)), tokens, rotation=60, ha="right")
-    ax.set_ylabel("attention weight")
-    ax.set_title(title or "attention pooling weights")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or ylabel)
     return _save(fig, path)

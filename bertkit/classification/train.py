@@ -22,6 +22,7 @@ from bertkit.classification.modeldir import copy_encoder_dir, default_encoder_sh
 from bertkit.classification.options import ClassifyData, HeadOptions, RunOptions, flat_args, parse_label_names
 from bertkit.classification.plots import plot_comparison
 from bertkit.embeddings.pooling import pooling_names, split_pooling_spec
+from bertkit.encoder.delta import top_layer_names
 from bertkit.encoder.encoder import Encoder
 from bertkit.errors import ParameterError, UsageError
 from bertkit.training import ddp, plot_training_curves, seed_everything
@@ -177,6 +178,7 @@ def _prepare(data: ClassifyData, head: HeadOptions, run: RunOptions, args: dict,
     poolings = _poolings(head, encoder, log)
     for p in poolings:
         _head(head, p, encoder, label_map)
+    _check_encoder_storage(head, encoder)
     out = Path(args["out"])
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a directory")
@@ -186,6 +188,31 @@ def _prepare(data: ClassifyData, head: HeadOptions, run: RunOptions, args: dict,
     common = dict(labels=list(label_map.labels), max_length=encoder.max_length, pairs=train.pairs is not None, training=_training_args(args))
     shaping = {k: v for k, v in args.items() if k not in NOT_SHAPING}
     return _Setup(head, run, args["model"], shaping, train, dev, label_map, encoder, poolings, report, common, base_sha, rank, log)
+
+
+def _check_encoder_storage(opts: HeadOptions, encoder: Encoder) -> None:
+    if opts.train_layers is not None and opts.train_layers > encoder.num_layers:
+        raise ParameterError("train_layers", f"train_layers {opts.train_layers} exceeds the encoder's {encoder.num_layers} layers")
+    if opts.delta is not None and not is_default_encoder(encoder.path):
+        raise ParameterError("delta", "delta needs the packaged all-MiniLM-L6-v2 as base (the deltas are against it); with another base the whole encoder is stored")
+
+
+def _freeze_lower_layers(encoder: Encoder, train_layers: int | None) -> None:
+    """Only the top ``train_layers`` layers of ``encoder`` learn (embeddings and pooler stay as they are)."""
+    if train_layers is None:
+        return
+    names = [n for n, _ in encoder.model.named_parameters()]
+    keep = set(top_layer_names(names, encoder.num_layers, train_layers))
+    for name, param in encoder.model.named_parameters():
+        param.requires_grad_(name in keep)
+
+
+def _finetune_spec(opts: HeadOptions, base_sha: str | None) -> EncoderSpec:
+    if opts.lora and base_sha:
+        return EncoderSpec("default", base_sha, adapter="lora")
+    if opts.delta:
+        return EncoderSpec("default", base_sha, adapter="delta")
+    return EncoderSpec("included", adapter="lora" if opts.lora else None)
 
 
 def _train_features_mode(s: _Setup, start: float) -> None:
@@ -235,20 +262,19 @@ def _train_finetune_mode(s: _Setup) -> None:
         seed_everything(run.seed)
         head = _head(opts, pooling, enc, s.label_map)
         peft_model = add_lora(enc, opts.lora) if opts.lora else None
+        _freeze_lower_layers(enc, opts.train_layers)
         name = "all-MiniLM-L6-v2" if s.base_sha else enc.path.name
-        s.log(f"fine-tuning {name} with {pooling} pooling" + (f" (LoRA rank {opts.lora})" if opts.lora else ""))
+        part = f" (LoRA rank {opts.lora})" if opts.lora else "" if opts.train_layers is None else f" (top {opts.train_layers} layers)"
+        s.log(f"fine-tuning {name} with {pooling} pooling{part}")
         target = s.target(pooling)
         model, result = finetune(enc, head, s.train, s.dev, s.label_map, run, target / WORK_DIR, s.log, peft_model,
                                  resume_args=s.resume_args)
-        if opts.lora and s.base_sha:
-            spec = EncoderSpec("default", s.base_sha, adapter="lora")
-        else:
-            spec = EncoderSpec("included", adapter="lora" if opts.lora else None)
+        spec = _finetune_spec(opts, s.base_sha)
         metrics = {"dev_accuracy": result.best_metric, "best_epoch": result.best_epoch, "seconds": time.perf_counter() - t0,
                    "examples_per_second": result.examples / max(result.seconds, 1e-9)}
         config = ClassifierConfig(mode="finetune", encoder=spec, head=head.spec, metrics=metrics, **s.common)
         if s.rank.main:  # rank 0 writes; the others wait so a resumed ensemble sees the member
-            _finish(target, config, head, enc, peft_model, result, s.log)
+            _finish(target, config, head, enc, peft_model, result, s.log, delta=opts.delta)
         ddp.barrier(s.rank)
         s.report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
     if s.ensemble and s.rank.main:
@@ -273,14 +299,14 @@ def _row_from_dir(directory: Path, pooling: str) -> dict:
     return {"pooling": pooling, "accuracy": best["accuracy"], "macro_f1": best["macro_f1"], "best_epoch": config["metrics"].get("best_epoch"), "seconds": round(config["metrics"].get("seconds", 0.0), 2)}
 
 
-def _finish(target: Path, config: ClassifierConfig, head, encoder, peft_model, result, log) -> None:
+def _finish(target: Path, config: ClassifierConfig, head, encoder, peft_model, result, log, *, delta: str | None = None) -> None:
     import json
 
     work = target / WORK_DIR
     (target / "history.json").parent.mkdir(parents=True, exist_ok=True)
     (target / "history.json").write_text(json.dumps(result.history, indent=1), encoding="utf-8")
     plot_training_curves(result.history, target / "training_curves.png", title=f"{config.head.pooling} ({config.mode})")
-    save_single(target, config, head, encoder, peft_model=peft_model)
+    save_single(target, config, head, encoder, peft_model=peft_model, delta=delta)
     shutil.rmtree(work, ignore_errors=True)
     if "dev" in result.extra:  # features mode: chosen on held-out training rows, scored on dev
         log(f"saved {target} (dev accuracy {result.extra['dev']['accuracy']:.4f}; chosen on held-out training rows)")

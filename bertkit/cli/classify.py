@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
 from bertkit.distributed.tasks import ClassifyTask
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, finite, flags_for, out_console, runtime_note, show_progress
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress
 from bertkit.cli.signals import resume_hint
 from bertkit.engine.runtime import check_names
 from bertkit.errors import UsageError
@@ -66,6 +66,8 @@ def train_command(
     layer_start: Optional[int] = typer.Option(None, "--layer-start", help="weighted_layer: first layer mixed (default L/2)."),
     max_length: Optional[int] = MaxLengthOpt,
     lora: int = typer.Option(0, "--lora", help="finetune with LoRA adapters of this rank (0: full fine-tuning); stores only adapters."),
+    train_layers: str = typer.Option("all", "--train-layers", help="Full fine-tuning: 'all', or only the top N encoder layers (embeddings frozen)."),
+    delta: Optional[str] = typer.Option(None, "--delta", help="Store the fine-tuned encoder as fp16, int8 or int4 deltas against the packaged base (a few MB instead of 90)."),
     max_train: Optional[int] = typer.Option(None, "--max-train", help="Train on a seeded random subsample of this many rows."),
     seed: int = typer.Option(42, "--seed", help="Random seed (split, order, init, dropout)."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint in --out."),
@@ -89,7 +91,7 @@ def train_command(
         data = ClassifyData(train=train, dev=dev, dev_split=dev_split, text_column=text_column, pair_column=pair_column,
                             label_column=label_column, label_names=label_names, max_train=max_train)
         head_opts = HeadOptions(mode=mode, pooling=pooling, layers=layers, layer_start=layer_start, head=head, hidden=hidden,
-                                dropout=dropout, lora=lora, max_length=max_length)
+                                dropout=dropout, lora=lora, train_layers=parse_train_layers(train_layers), delta=delta, max_length=max_length)
         run = RunOptions(
             epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
             freeze_epochs=freeze_epochs, layer_lr_decay=layer_lr_decay, dtype=dtype, patience=patience or None, seed=seed, resume=resume,
@@ -113,6 +115,24 @@ def train_command(
     out_console.print(table)
     extra = f"; comparison chart {report.out / 'comparison.png'}" if len(report.rows) > 1 else ""
     out_console.print(f"model saved to {escape(str(report.out))} ({report.seconds:.1f} s){escape(extra)}")
+
+
+@app.command("compact")
+def compact_command(
+    model: Path = typer.Option(..., "--model", "-m", help="A fully fine-tuned classifier on the packaged encoder (its directory holds encoder/)."),
+    out: Path = typer.Option(..., "--out", "-o", help="New directory for the compact model."),
+    delta: str = typer.Option("int8", "--delta", help="fp16, int8 or int4 deltas against the packaged all-MiniLM-L6-v2."),
+) -> None:
+    """Store a fully fine-tuned classifier as deltas against the packaged encoder (MBs instead of 90)."""
+    from bertkit.classification.compact import compact_classifier
+
+    check_output(out, "--out", directory=True)
+    with flags_for(model="--model", out="--out"):
+        directory = compact_classifier(model, out, delta)
+    size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+    out_console.print(f"compact model saved to {escape(str(directory))} ({size / 1e6:.1f} MB; {escape(str(model))}: "
+                      f"{sum(f.stat().st_size for f in Path(model).rglob('*') if f.is_file()) / 1e6:.1f} MB). "
+                      f"Check it: bertkit classify evaluate --model {escape(str(directory))} --data DEV")
 
 
 @app.command("ensemble")
@@ -201,7 +221,7 @@ def predict_command(
     text_column: str = TextColumnOpt,
     pair_column: Optional[str] = PairColumnOpt,
     top_k: int = typer.Option(1, "--top-k", "-k", help="Labels shown per text, best first."),
-    explain: bool = typer.Option(False, "--explain", help="Per-token attention-pooling weights (table and PNG); attention models only."),
+    explain: bool = typer.Option(False, "--explain", help="A weight per token (table and PNG): attention-pooling weights, or for other models occlusion (the label's log-odds drop without the token)."),
     plots: Path = typer.Option(Path("."), "--plots", help="Directory for --explain PNGs."),
     batch_size: int = BatchSizeOpt,
     backend: str = BackendOpt,
@@ -280,25 +300,31 @@ def _predict_inputs(texts, input, output, text_column: str, pair_column, top_k: 
     return texts, None
 
 
+# explanation method -> (table title, plot axis)
+WEIGHT_NAMES = {"attention": ("attention-pooling weight per token", "attention weight"),
+                "occlusion": ("occlusion: how much the label's log-odds drop without each token", "log-odds drop")}
+
+
 def _explain(classifier, texts: list[str], pairs, plots: Path, as_json: bool) -> None:
     from bertkit.classification.plots import plot_token_weights
 
     explanations = [classifier.explain(t, pairs[i] if pairs else None) for i, t in enumerate(texts)]
     plots.mkdir(parents=True, exist_ok=True)
     for i, (text, ex) in enumerate(zip(texts, explanations), 1):
-        png = plot_token_weights(ex.tokens, ex.weights, plots / f"explain_{i}.png", title=f"{ex.prediction.label}: {text[:60]}")
+        png = plot_token_weights(ex.tokens, ex.weights, plots / f"explain_{i}.png", title=f"{ex.prediction.label}: {text[:60]}",
+                                 ylabel=WEIGHT_NAMES[ex.method][1])
         if as_json:
-            print(json.dumps({"text": text, "label": ex.prediction.label, "probabilities": ex.prediction.probabilities,
+            print(json.dumps({"text": text, "label": ex.prediction.label, "probabilities": ex.prediction.probabilities, "method": ex.method,
                               "tokens": ex.tokens, "weights": [round(w, 6) for w in ex.weights], "png": str(png)}, ensure_ascii=False))
             continue
         probs = ", ".join(f"{k} {v:.3f}" for k, v in ex.prediction.probabilities.items())
         out_console.print(escape(f"{text}\n  -> {ex.prediction.label} ({probs})"))
-        table = Table(title="attention pooling weight per token")
+        table = Table(title=WEIGHT_NAMES[ex.method][0])
         table.add_column("token")
         table.add_column("weight", justify="right")
         table.add_column("")
-        top = max(ex.weights)
+        top = max(abs(w) for w in ex.weights)
         for tok, w in zip(ex.tokens, ex.weights):
-            table.add_row(escape(tok), f"{w:.3f}", "#" * max(1, round(20 * w / top)) if top > 0 else "")
+            table.add_row(escape(tok), f"{w:.3f}", ("#" if w >= 0 else "-") * round(20 * abs(w) / top) if top > 0 else "")
         out_console.print(table)
         out_console.print(f"wrote {escape(str(png))}")

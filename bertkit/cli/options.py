@@ -36,6 +36,18 @@ def finite(value: Optional[float]) -> Optional[float]:
     return value
 
 
+def parse_train_layers(value: str) -> int | None:
+    """``--train-layers``: 'all' (None) or a number of top encoder layers."""
+    from bertkit.errors import UsageError
+
+    if value == "all":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--train-layers must be 'all' or a number of top encoder layers, got {value!r}") from None
+
+
 def show_progress() -> bool:
     """Progress bars only on an interactive terminal."""
     return sys.stderr.isatty()

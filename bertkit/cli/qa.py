@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
 from bertkit.distributed.tasks import AnswerTask
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, finite, flags_for, out_console, runtime_note, show_progress
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress
 from bertkit.cli.signals import resume_hint
 from bertkit.engine.runtime import check_names
 from bertkit.errors import InputError, UsageError
@@ -34,15 +34,6 @@ def _existing_file(path: Path, option: str) -> Path:
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file ({option})")
     return path
-
-
-def _parse_layers(value: str) -> int | None:
-    if value == "all":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise UsageError(f"--train-layers must be 'all' or a number of top encoder layers, got {value!r}") from None
 
 
 @app.command("train")
@@ -98,7 +89,7 @@ def train_command(
     config = QAConfig(max_length=max_length, doc_stride=doc_stride, max_question_length=max_question_length, max_answer_length=max_answer_length)
     args = QATrainArgs(
         epochs=epochs, lr=lr, batch_size=batch_size, warmup_ratio=warmup, dtype=dtype, seed=seed,
-        train_layers=_parse_layers(train_layers), weights_dtype=save_dtype, checkpoint_every=checkpoint_every, limit=limit,
+        train_layers=parse_train_layers(train_layers), weights_dtype=save_dtype, checkpoint_every=checkpoint_every, limit=limit,
     )
     with resume_hint(out), flags_for(**flags):
         outcome = train_qa(

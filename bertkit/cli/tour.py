@@ -54,12 +54,21 @@ def tour_inspect(model: Optional[str]) -> None:
     inspect_command(model=model, text="Who wrote War and Peace?", pair="Tolstoy wrote it.", depth=1, as_json=False)
 
 
+def _recipe(config) -> str:
+    """'all-MiniLM-L6-v2 + LoRA adapters + attention pooling' from a classifier's config."""
+    delta = f"fine-tuned, stored as {config.training.get('delta') or 'weight'} deltas"
+    changed = {"lora": "LoRA adapters", "delta": delta}.get(config.encoder.adapter, "fine-tuned encoder")
+    if config.mode == "features":
+        changed = "frozen encoder"
+    return f"all-MiniLM-L6-v2 + {changed} + {config.head.pooling} pooling"
+
+
 def tour_classification(model: Optional[str]) -> None:
     from bertkit.classification import load_classifier
 
     out_console.rule("[bold]3. Classification")
     clf = load_classifier(None)  # the shipped model is built on the packaged encoder; --model does not apply
-    out_console.print("The shipped sentiment model (all-MiniLM-L6-v2 + LoRA adapters + attention pooling, trained on SST-2):")
+    out_console.print(f"The shipped sentiment model ({_recipe(clf.config)}, trained on SST-2):")
     table = Table()
     table.add_column("sentence")
     table.add_column("label")
@@ -68,8 +77,10 @@ def tour_classification(model: Optional[str]) -> None:
         table.add_row(text, pred.label, f"{pred.top[0][1]:.3f}")
     out_console.print(table)
     ex = clf.explain(SENTENCES[2])
-    weights = "  ".join(f"{t} {w:.2f}" for t, w in zip(ex.tokens, ex.weights))
-    out_console.print(f"Attention-pooling weight per token of sentence 3 (bertkit classify predict --explain):\n  {weights}")
+    weights = "  ".join(f"{t} {w:+.2f}" for t, w in zip(ex.tokens, ex.weights))
+    what = ("Attention-pooling weight" if ex.method == "attention"
+            else "Occlusion: how much the label's log-odds drop without each token")
+    out_console.print(f"{what}, sentence 3 (bertkit classify predict --explain):\n  {weights}")
 
 
 QA_CONTEXT = (

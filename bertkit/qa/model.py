@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bertkit.encoder.delta import top_layer_names
 from bertkit.encoder.encoder import Encoder, EncoderOutput
 
 __all__ = ["NEG_INF", "SpanHead", "QAModel", "span_loss", "masked_logits", "span_logits"]
@@ -83,10 +84,8 @@ class QAModel(nn.Module):
         names = [n for n, _ in self.named_parameters()]
         if train_layers is None:
             return names
-        total = int(self._encoder.num_layers)
-        first = max(0, total - int(train_layers))
-        keep = {f".layer.{i}." for i in range(first, total)}
-        return [n for n in names if n.startswith("head.") or any(k in n for k in keep)]
+        layers = set(top_layer_names(names, int(self._encoder.num_layers), train_layers))
+        return [n for n in names if n.startswith("head.") or n in layers]
 
     def set_trainable(self, names: list[str] | set[str]) -> None:
         """requires_grad on exactly ``names``; frozen lower layers then cost no backward pass."""

@@ -160,7 +160,7 @@ class ClassifyModel:
         out = []
         for text, pair in items:
             e = self.classifier.explain(text, pair)
-            out.append({"tokens": e.tokens, "weights": [float(w) for w in e.weights]})
+            out.append({"tokens": e.tokens, "weights": [float(w) for w in e.weights], "method": e.method})
         return out
 
 

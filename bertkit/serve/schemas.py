@@ -63,7 +63,7 @@ class PredictRequest(_Request):
     )
     raw_scores: bool = Field(False, description="Log-probabilities (the logits up to a constant) instead of probabilities.")
     top_k: Optional[int] = Field(None, ge=1, description="Best k labels per input (default: every label), best first.")
-    explain: bool = Field(False, description="Also return each token's attention-pooling weight (models with attention pooling).")
+    explain: bool = Field(False, description="Also return a weight per token: the attention-pooling weight (models with attention pooling) or, for other models, how much the label's log-odds drop without the token ('method': occlusion).")
     truncate: bool = Field(True, description="Accepted for compatibility; classifier inputs are always cut to the model's length.")
 
 

@@ -18,6 +18,9 @@ from bertkit.errors import ParameterError, UsageError
     (lambda: ClassifyData(train="t", dev="d", dev_split=0.2), "dev"),
     (lambda: HeadOptions(dropout=1.0), "dropout"),
     (lambda: HeadOptions(lora=-1), "lora"),
+    (lambda: HeadOptions(train_layers=-1), "train_layers"),
+    (lambda: HeadOptions(mode="features", train_layers=2), "train_layers"),
+    (lambda: HeadOptions(lora=4, delta="int8"), "delta"),
     (lambda: RunOptions(epochs=0), "epochs"),
     (lambda: RunOptions(lr=0.0), "lr"),
     (lambda: RunOptions(batch_size=0), "batch_size"),
@@ -52,5 +55,5 @@ def test_mode_defaults_fill_a_copy():
 def test_flat_record_keeps_the_former_fields_and_order():
     head = HeadOptions(mode="features", head="mlp")
     args = flat_args(ClassifyData(train="t.csv"), head, RunOptions().for_head(head), out="m", model=None)
-    assert tuple(args) == FLAT_ORDER and len(FLAT_ORDER) == 36
+    assert tuple(args) == FLAT_ORDER and len(FLAT_ORDER) == 38  # 36 before train_layers and delta
     assert args["dev_split"] == 0.1 and args["hidden"] == 256 and args["epochs"] == 30 and args["out"] == "m"

@@ -118,10 +118,16 @@ def test_lora_stores_only_adapters(tiny_bert, train_csv, tmp_path):
     assert explanation.tokens[0] == "[CLS]" and sum(explanation.weights) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_explain_needs_attention(tiny_bert, train_csv, tmp_path):
+def test_explain_without_attention_pooling_uses_occlusion(tiny_bert, train_csv, tmp_path):
     train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "m", mode="features", epochs=1))
-    with pytest.raises(UsageError, match="attention pooling; this model uses mean"):
-        load_classifier(tmp_path / "m").explain("hello")
+    clf = load_classifier(tmp_path / "m")
+    e = clf.explain("a great film, not a dull one")
+    assert e.method == "occlusion" and e.tokens[0] == "[CLS]" and e.tokens[-1] == "[SEP]"
+    assert len(e.weights) == len(e.tokens) and e.weights[0] == e.weights[-1] == 0.0
+    assert any(w != 0.0 for w in e.weights[1:-1])
+    assert e.prediction.probabilities == pytest.approx(dict(zip(clf.labels, clf.predict_proba(["a great film, not a dull one"])[0].tolist())), abs=1e-6)
+    onnx = load_classifier(tmp_path / "m", backend="onnx", dtype="fp32").explain("a great film, not a dull one")
+    np.testing.assert_allclose(onnx.weights, e.weights, atol=1e-4)  # occlusion runs on torch behind ONNX too
 
 
 def test_altered_or_incomplete_directory_refused(tiny_bert, train_csv, tmp_path):
@@ -176,3 +182,35 @@ def test_finetune_pooling_all_ensemble_has_one_encoder_per_member(tiny_bert, tra
     assert len(clf.groups) == len(report.rows) - 1 and all(len(heads) == 1 for _, heads in clf.groups)
     texts = read_examples(str(dev_csv)).texts
     np.testing.assert_allclose(clf.predict_proba(texts), clf.member_probabilities(texts).mean(axis=0), atol=1e-6)
+
+
+def test_top_layers_stored_as_int8_deltas_against_the_packaged_encoder(train_csv, tmp_path):
+    from bertkit.encoder.loading import load_model
+
+    out = tmp_path / "d"
+    train_classifier(**_opts(None, train_csv, out, model=None, pooling="mean", epochs=1, lr=1e-3, batch_size=8,
+                             train_layers=1, delta="int8", max_length=16))
+    config = json.loads((out / "bertkit.json").read_text())
+    assert config["encoder"]["source"] == "default" and config["encoder"]["adapter"] == "delta"
+    assert not (out / "encoder").exists()
+    stored = load_file(str(out / "adapter" / "delta.safetensors"))
+    matrices = {k for k, v in stored.items() if v.dtype == torch.int8}
+    assert matrices and all(".layer.5." in k for k in stored)  # only the top layer changed
+    assert all(k + ":scale" in stored for k in matrices)
+    # Loading adds the dequantized deltas to the base: within half an int8 step of each row.
+    clf = load_classifier(out)
+    tuned, base = clf.groups[0][0].model.state_dict(), load_model(None).model.state_dict()
+    for name in matrices:
+        step = stored[name + ":scale"].float()[:, None]
+        assert torch.count_nonzero(tuned[name] - base[name]) > 0
+        torch.testing.assert_close(tuned[name] - base[name], stored[name].float() * step, atol=1e-6, rtol=1e-5)
+    assert all(torch.equal(tuned[k], base[k]) for k in base if ".layer.5." not in k)
+    ex = read_examples(str(train_csv))
+    assert clf.predict_proba(ex.texts).shape == (len(ex.texts), 2)
+
+
+def test_delta_needs_the_packaged_base(tiny_bert, train_csv, tmp_path):
+    with pytest.raises(UsageError, match="delta needs the packaged all-MiniLM-L6-v2"):
+        train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "x", delta="fp16", epochs=1))
+    with pytest.raises(UsageError, match="train_layers 9 exceeds"):
+        train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "x", train_layers=9, epochs=1))

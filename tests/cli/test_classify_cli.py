@@ -118,6 +118,10 @@ def test_shipped_model_needs_no_model_option(capsys):
         ("dev_unknown_label", "label 'meh' was not seen in training"),
         ("bad_freeze", "--freeze-epochs must be in 0..1, got 5"),  # the library's freeze_epochs, named by its flag
         ("bad_dropout", "--dropout must be in [0, 1), got 1.5"),
+        ("bad_delta", "unknown delta 'int2'; valid options: fp16, int8, int4"),
+        ("delta_other_base", "--delta needs the packaged all-MiniLM-L6-v2 as base"),
+        ("bad_train_layers", "--train-layers must be 'all' or a number of top encoder layers, got 'top'"),
+        ("too_many_layers", "--train-layers 7 exceeds the encoder's 2 layers"),
     ],
 )
 def test_train_bad_input_exit_2_and_no_output(env, tmp_path, capsys, case, message):
@@ -139,6 +143,10 @@ def test_train_bad_input_exit_2_and_no_output(env, tmp_path, capsys, case, messa
         extra = ["--freeze-epochs", "5"]
     elif case == "bad_dropout":
         extra = ["--dropout", "1.5"]
+    elif case in ("bad_delta", "delta_other_base"):
+        extra = ["--delta", "int2" if case == "bad_delta" else "int8"]
+    elif case in ("bad_train_layers", "too_many_layers"):
+        extra = ["--train-layers", "top" if case == "bad_train_layers" else "7"]
     elif case == "dev_unknown_label":
         extra = ["--dev", str(write_rows(tmp_path / "d.csv", [{"text": "a", "label": "pos"}, {"text": "b", "label": "meh"}]))]
     out = tmp_path / "model"

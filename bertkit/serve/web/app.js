@@ -75,14 +75,20 @@ async function classify() {
     const out = await call("/predict", { inputs: $("clf-text").value, explain: true });
     const best = out.predictions[0];
     result.textContent = `${best.label} (${(best.score * 100).toFixed(1)}%)`;
-    const { tokens: pieces, weights } = out.explanation;
-    const top = Math.max(...weights);
+    const { tokens: pieces, weights, method } = out.explanation;
+    const top = Math.max(...weights.map(Math.abs)) || 1;
+    tokens.title = method === "occlusion"
+      ? "blue: the label's log-odds drop without the token; red: they rise (occlusion)"
+      : "attention-pooling weight of each token";
     tokens.replaceChildren(...pieces.map((piece, i) => {
       const span = document.createElement("span");
+      const share = Math.abs(weights[i]) / top;
       span.textContent = piece;
       span.title = weights[i].toFixed(3);
-      span.style.background = `rgba(25, 118, 210, ${(weights[i] / top).toFixed(3)})`;
-      span.style.color = weights[i] / top > 0.55 ? "#fff" : "#1d2330";
+      span.style.background = weights[i] >= 0
+        ? `rgba(25, 118, 210, ${share.toFixed(3)})`
+        : `rgba(211, 47, 47, ${share.toFixed(3)})`;
+      span.style.color = share > 0.55 ? "#fff" : "#1d2330";
       return span;
     }));
   } catch (error) {
