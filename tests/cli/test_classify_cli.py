@@ -252,3 +252,15 @@ def test_explain_shows_only_real_tokens_when_batches_are_padded(attention_model)
     assert ex.tokens[0] == "[CLS]" and ex.tokens[-1] == "[SEP]" and "[PAD]" not in ex.tokens
     assert len(ex.weights) == len(ex.tokens)
     assert abs(sum(ex.weights) - 1.0) < 1e-2
+
+
+@pytest.mark.parametrize("model, message", [
+    ("attn", "its encoder is not a fine-tuned all-MiniLM-L6-v2"),
+    ("missing", "does not exist; expected a bertkit classifier model directory"),
+])
+def test_compact_bad_model_exit_2_and_no_output(env, attention_model, tmp_path, capsys, model, message):
+    source = attention_model if model == "attn" else tmp_path / "nothing-here"
+    out = tmp_path / "small"
+    code, _, err = run(["classify", "compact", "--model", str(source), "--out", str(out), "--delta", "int4"], capsys)
+    assert code == 2 and message in err and err.startswith("bertkit: error:") and len(err.strip().splitlines()) == 1
+    assert not (out / "manifest.json").exists()
