@@ -7,7 +7,7 @@ file, the config included) holding::
     head.safetensors          pooling + classifier weights (single models)
     encoder/                  the encoder in Hugging Face format + tokenizer (source "included")
     adapter/                  LoRA adapters, peft format (adapter "lora"), or
-    adapter/delta.safetensors fine-tuned weights as fp16/int8 deltas against the packaged
+    adapter/delta.safetensors fine-tuned weights as fp16/int8/int4 deltas against the packaged
                               base encoder (adapter "delta", :mod:`bertkit.encoder.delta`)
     members/<name>/           ensemble members, each a complete single-model directory
     history.json, training_curves.png
