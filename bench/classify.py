@@ -151,6 +151,7 @@ def shipped_model() -> dict:
     """The shipped model on dev-sentences.tsv: torch fp32 (the reference) and backend "auto"."""
     from bertkit.classification import load_classifier
     from bertkit.classification.modeldir import read_verified
+    from bertkit.io.files import tree_bytes
 
     directory = ROOT / "bertkit" / "models" / "sentiment"
     config = read_verified(directory)
@@ -161,7 +162,7 @@ def shipped_model() -> dict:
     auto_correct = _dev_correct(directory, auto)
     return {"accuracy": float(correct.mean()), "correct": correct.tolist(), "examples": len(correct), "seconds": seconds,
             "auto": f"{auto.runtime.backend} {auto.runtime.dtype}", "auto_accuracy": float(auto_correct.mean()),
-            "bytes": sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()),
+            "bytes": tree_bytes(directory),
             "pooling": config.head.pooling, "adapter": config.encoder.adapter, "training": config.training,
             "best_epoch": config.metrics.get("best_epoch")}
 

@@ -37,14 +37,15 @@ def _check_source(path: Path, config) -> None:
         raise ParameterError("model", f"{path}: compacting needs a single, fully fine-tuned classifier with its own encoder/ ({what})")
 
 
-def _check_same_base(path: Path, encoder: Encoder) -> None:
-    """The included encoder must be the packaged MiniLM's architecture and vocabulary."""
+def _packaged_base_for(path: Path, encoder: Encoder) -> dict:
+    """The packaged MiniLM's weights, once ``encoder`` is checked to be that architecture and vocabulary."""
     base = load_model(None)
-    tuned = encoder.model.state_dict()
-    shapes = {k: tuple(v.shape) for k, v in base.model.state_dict().items()}
-    if shapes != {k: tuple(v.shape) for k, v in tuned.items()} or base.tokenizer.get_vocab() != encoder.tokenizer.get_vocab():
+    state = base.model.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    if shapes != {k: tuple(v.shape) for k, v in encoder.model.state_dict().items()} or base.tokenizer.get_vocab() != encoder.tokenizer.get_vocab():
         raise ParameterError("model", f"{path}: its encoder is not a fine-tuned all-MiniLM-L6-v2 (other tensors or vocabulary); "
                                       "deltas are stored against the packaged encoder only")
+    return state
 
 
 def compact_classifier(model: str | os.PathLike, out: str | os.PathLike, delta: str = "int8") -> Path:
@@ -58,7 +59,7 @@ def compact_classifier(model: str | os.PathLike, out: str | os.PathLike, delta: 
     if out.exists() and any(out.iterdir()):
         raise ParameterError("out", f"{out} exists and is not empty; give a new directory")
     encoder = load_encoder(src, config.encoder, config, device="cpu", dtype="fp32")
-    _check_same_base(src, encoder)
+    base_state = _packaged_base_for(src, encoder)
     head = load_head(src, config, encoder)
     compacted = replace(config, encoder=EncoderSpec("default", default_encoder_sha256(), adapter="delta"),
                         training={**config.training, "delta": delta, "compacted_from": str(src)})
@@ -66,4 +67,4 @@ def compact_classifier(model: str | os.PathLike, out: str | os.PathLike, delta: 
     for name in _KEPT_FILES:
         if (src / name).is_file():
             shutil.copyfile(src / name, out / name)
-    return save_single(out, compacted, head, encoder, delta=delta)
+    return save_single(out, compacted, head, encoder, delta=delta, base_state=base_state)

@@ -62,8 +62,10 @@ def save_single(
     *,
     peft_model=None,
     delta: str | None = None,
+    base_state: dict | None = None,
 ) -> Path:
-    """Write a single model. ``config.encoder.source`` decides what of the encoder is stored."""
+    """Write a single model. ``config.encoder.source`` decides what of the encoder is stored;
+    deltas are taken against ``base_state`` (default: a fresh load of the packaged encoder)."""
     directory = start_writing(directory)  # the directory is invalid until the manifest is back
     save_weights(head, directory / HEAD_FILE)
     if config.encoder.source == "included":
@@ -79,14 +81,14 @@ def save_single(
     if config.encoder.adapter == "delta":
         if encoder is None or delta is None or config.encoder.base_sha256 is None:
             raise ValueError("delta storage needs the encoder, the delta dtype and the base's sha256")
-        _save_delta(directory / "adapter", encoder, delta, config.encoder.base_sha256)
+        _save_delta(directory / "adapter", encoder, delta, config.encoder.base_sha256, base_state)
     write_config(directory, config)
     return directory
 
 
-def _save_delta(directory: Path, encoder: Encoder, dtype: str, base_sha256: str) -> None:
-    """What fine-tuning changed in ``encoder``, against a fresh load of the packaged base."""
-    base = load_model(None).model.state_dict()
+def _save_delta(directory: Path, encoder: Encoder, dtype: str, base_sha256: str, base: dict | None) -> None:
+    """What fine-tuning changed in ``encoder``, against ``base`` (None: a fresh load of the packaged base)."""
+    base = base if base is not None else load_model(None).model.state_dict()
     directory.mkdir(parents=True, exist_ok=True)
     save_deltas(directory / DELTA_FILE, weight_deltas(base, encoder.model.state_dict()), dtype, base_sha256)
 

@@ -125,13 +125,13 @@ def compact_command(
 ) -> None:
     """Store a fully fine-tuned classifier as deltas against the packaged encoder (MBs instead of 90)."""
     from bertkit.classification.compact import compact_classifier
+    from bertkit.io.files import tree_bytes
 
     check_output(out, "--out", directory=True)
     with flags_for(model="--model", out="--out"):
         directory = compact_classifier(model, out, delta)
-    size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
-    out_console.print(f"compact model saved to {escape(str(directory))} ({size / 1e6:.1f} MB; {escape(str(model))}: "
-                      f"{sum(f.stat().st_size for f in Path(model).rglob('*') if f.is_file()) / 1e6:.1f} MB). "
+    out_console.print(f"compact model saved to {escape(str(directory))} ({tree_bytes(directory) / 1e6:.1f} MB; {escape(str(model))}: "
+                      f"{tree_bytes(model) / 1e6:.1f} MB). "
                       f"Check it: bertkit classify evaluate --model {escape(str(directory))} --data DEV")
 
 

@@ -56,10 +56,12 @@ def tour_inspect(model: Optional[str]) -> None:
 
 def _recipe(config) -> str:
     """'all-MiniLM-L6-v2 + LoRA adapters + attention pooling' from a classifier's config."""
-    delta = f"fine-tuned, stored as {config.training.get('delta') or 'weight'} deltas"
-    changed = {"lora": "LoRA adapters", "delta": delta}.get(config.encoder.adapter, "fine-tuned encoder")
     if config.mode == "features":
         changed = "frozen encoder"
+    elif config.encoder.adapter == "delta":
+        changed = f"fine-tuned, stored as {config.training.get('delta') or 'weight'} deltas"
+    else:
+        changed = "LoRA adapters" if config.encoder.adapter == "lora" else "fine-tuned encoder"
     return f"all-MiniLM-L6-v2 + {changed} + {config.head.pooling} pooling"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bertkit.io.atomic import FILE_MODE, atomic_path
 
-__all__ = ["sha256_file", "save_figure", "set_file_modes", "set_tree_modes"]
+__all__ = ["sha256_file", "save_figure", "set_file_modes", "set_tree_modes", "tree_bytes"]
 
 
 def set_tree_modes(directory: str | os.PathLike) -> None:
@@ -26,6 +26,11 @@ def set_file_modes(root: Path, relative_paths) -> None:
         if path.is_file() and not path.is_symlink():
             with contextlib.suppress(OSError):  # another user's file in a shared directory keeps its mode
                 os.chmod(path, FILE_MODE)
+
+
+def tree_bytes(directory: str | os.PathLike) -> int:
+    """The size of every file under ``directory``, in bytes."""
+    return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
 
 
 def sha256_file(path: str | os.PathLike) -> str:
