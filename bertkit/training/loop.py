@@ -126,7 +126,10 @@ class Trainer:
         batch_size_of: Callable[[Any], int] = len,
         progress: bool = False,
         log: Callable[[str], None] | None = None,
+        log_every: float | None = 60.0,
     ) -> None:
+        """``progress``: a tqdm bar; without it, ``log`` gets a line on the epoch's progress at
+        most every ``log_every`` seconds (None: never), for logs that are not a terminal."""
         self.model = model
         self.batches = batches
         self.loss_fn = loss_fn
@@ -137,6 +140,7 @@ class Trainer:
         self.batch_size_of = batch_size_of
         self.progress = progress
         self.log = log or (lambda message: None)
+        self.log_every = log_every
         self.device = next(iter(model.parameters())).device
         self.dist = ddp.current()
 
@@ -236,6 +240,8 @@ class Trainer:
             unit="batch", disable=not (self.progress and info.main), leave=False,
         )
         examples = 0
+        lines = _ProgressLines(self.log, self.log_every if info.main and not self.progress else None,
+                              f"epoch {state.epoch + 1}/{cfg.epochs}", steps, state.step_in_epoch)
         for step in range(state.step_in_epoch, steps):
             batch = ddp.rank_batch(batches, step, info)
             loss = self._step(runner, batch, optimizer, scheduler)
@@ -245,6 +251,7 @@ class Trainer:
             examples += self.batch_size_of(batch)
             bar.update(1)
             bar.set_postfix(loss=f"{state.running_loss / state.step_in_epoch:.4f}")
+            lines.step(step + 1, state.running_loss / state.step_in_epoch)
             if cfg.checkpoint_every and state.global_step % cfg.checkpoint_every == 0 and step + 1 < steps:
                 self._checkpoint(optimizer, scheduler, state)
         bar.close()
@@ -320,6 +327,23 @@ class _LossModule(nn.Module):
 
     def forward(self, batch: Any) -> torch.Tensor:
         return self.loss_fn(self.model, batch)
+
+
+class _ProgressLines:
+    """Plain progress lines for logs: at most one every ``every`` seconds (None: none)."""
+
+    def __init__(self, log: Callable[[str], None], every: float | None, desc: str, steps: int, start: int) -> None:
+        self.log, self.every, self.desc, self.steps, self.start = log, every, desc, steps, start
+        self.began = self.last = time.monotonic()
+
+    def step(self, done: int, loss: float) -> None:
+        now = time.monotonic()
+        if self.every is None or now - self.last < self.every or done >= self.steps:
+            return
+        self.last = now
+        rate = (now - self.began) / max(done - self.start, 1)  # seconds per step
+        left = (self.steps - done) * rate / 60
+        self.log(f"{self.desc}: {done}/{self.steps} steps, train loss {loss:.4f}, {rate:.2f} s/step, about {left:.1f} min left in the epoch")
 
 
 def _describe(record: dict, metric: str) -> str:

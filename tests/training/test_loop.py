@@ -124,3 +124,21 @@ def test_default_freeze_hook_keeps_deliberately_frozen_parameters_frozen():
     hook(model, False)
     assert not model.encoder[0].weight.requires_grad
     assert model.encoder[0].bias.requires_grad and model.encoder[1].weight.requires_grad
+
+
+def test_progress_lines_for_logs_without_a_bar(tmp_path):
+    model, batches, loss_fn, evaluate, config = _setup(epochs=1)
+    lines: list[str] = []
+    Trainer(model, batches, loss_fn, evaluate, config, log=lines.append, log_every=0.0).fit()
+    progress = [line for line in lines if " steps, train loss " in line]
+    # 6 batches per epoch: a line after steps 1..5 (the epoch's end has its own line)
+    assert [line.split(": ")[1].split(" ")[0] for line in progress] == [f"{i}/6" for i in range(1, 6)]
+    assert all(line.startswith("epoch 1/1: ") and "min left in the epoch" in line for line in progress)
+
+
+def test_no_progress_lines_with_a_bar_or_when_off(tmp_path):
+    for kwargs in ({"progress": True, "log_every": 0.0}, {"log_every": None}):
+        model, batches, loss_fn, evaluate, config = _setup(epochs=1)
+        lines: list[str] = []
+        Trainer(model, batches, loss_fn, evaluate, config, log=lines.append, **kwargs).fit()
+        assert not [line for line in lines if " steps, train loss " in line]
