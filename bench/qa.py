@@ -283,7 +283,7 @@ def main() -> None:
         "the same windows (bertkit saves only padding and per-question overhead), so 2x needs less arithmetic per window "
         "(int8 weights, a smaller model) or a GPU, where batching matters far more. Agreement: decoding with the pipeline's "
         "rule (100% agreement above) instead of the reference rule the issue specifies. Accuracy on 2.0: see the README "
-        "(more unanswerable training questions, more epochs, a larger encoder).",
+        "(more real unanswerable training questions or a larger encoder; more epochs and made-up unanswerable questions were tried).",
     ]
     body = "\n".join(lines)
     print(body)
