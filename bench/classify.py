@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import BENCHMARKS, DATA, ROOT, machine, write_section  # noqa: E402
 
 SST2 = DATA / "sst2"
+DEFAULT_TRAIN_ROWS = 20000
 CLAIM = ("attention", "weighted_layer", "mean", "max", "min")  # the tutorial's ranking, best first
 
 
@@ -241,19 +242,26 @@ def _cmp(c: dict) -> str:
     return f"{c['diff'] * 100:+.1f} [{c['lo'] * 100:+.1f}, {c['hi'] * 100:+.1f}] | {c['p']:.3f} | {sig}"
 
 
-def render_features(r: dict, command: str) -> list[str]:
-    f = r["features"]
+def _features_key(train_rows: int) -> str:
+    """Where a features study is kept: the default subsample under "features", other sizes beside it."""
+    return "features" if train_rows == DEFAULT_TRAIN_ROWS else f"features_{train_rows or 'all'}"
+
+
+def render_features(r: dict, key: str) -> list[str]:
+    f, command = r[key], r[key + "_command"]
+    size = f"all {f['train_rows']:,} rows" if key == "features_all" else f"a seeded subsample of {f['train_rows']:,} rows"
     rows = {row["pooling"]: row for row in f["rows"]}
     ours = {p: np.asarray(row["ours_correct"], dtype=bool) for p, row in rows.items()}
     lr = {p: np.asarray(row["lr_correct"], dtype=bool) for p, row in rows.items()}
     lines = [
-        f"### Features mode, every pooling, against logistic regression on the same vectors", "",
+        "### Features mode, every pooling, against logistic regression on the same vectors"
+        + ("" if key == "features" else f" ({f['train_rows']:,} training rows)"), "",
         f"Command: `{command}`  ",
-        f"Train: a seeded subsample of {f['train_rows']:,} rows of train-clean.tsv; "
+        f"Train: {size} of train-clean.tsv; "
         f"dev: all {f['dev_rows']:,} sentences of dev-sentences.tsv. "
         + (f"One embedding pass for every pooling: {f['embed_seconds']:.0f} s. " if f["embed_seconds"] > 30 else
            "Features read from the cache of an earlier run (`runs/bench-cache`). ") +
-        f"Machine: {r.get('features_machine', r['machine'])}; load average at the start: {f.get('load', 'not recorded (other jobs shared the cores)')}.  ",
+        f"Machine: {r.get(key + '_machine', r['machine'])}; load average at the start: {f.get('load', 'not recorded (other jobs shared the cores)')}.  ",
         "bertkit = `train_head` as `bertkit classify train --mode features` runs it (features standardised; linear heads: exact "
         "L-BFGS logistic regression, L2 chosen by stratified 5-fold cross-validation on train (lowest mean held-out log-loss), "
         "then refitted; attention / weighted_layer: started from that logistic regression on the initial pooling, then AdamW, "
@@ -323,8 +331,8 @@ def render(r: dict, command: str) -> str:
         "parse trees), trained on `train-clean.tsv`. Figures measured on `dev.tsv` in earlier versions of this file were "
         "optimistic (dev.tsv shares ~89% of its phrases with train.tsv) and have been removed.", "",
     ]
-    if "features" in r:
-        lines += render_features(r, r["features_command"])
+    for key in sorted((k for k in r if k.startswith("features") and isinstance(r[k], dict)), key=lambda k: k != "features"):
+        lines += render_features(r, key)
     if "shipped" in r:
         lines += render_shipped(r["shipped"])
     if "finetune" in r:
@@ -374,7 +382,7 @@ def _kept_throughput() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train-rows", type=int, default=20000, help="seeded subsample of train-clean.tsv (0: all)")
+    ap.add_argument("--train-rows", type=int, default=DEFAULT_TRAIN_ROWS, help="seeded subsample of train-clean.tsv (0: all)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-features", action="store_true", help="keep the last features results")
@@ -396,8 +404,9 @@ def main() -> None:
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     if not args.skip_features:
-        results["features"] = {**features_study(args.train_rows, args.seed, log), "load": load}
-        results["features_command"], results["features_machine"] = command, machine()
+        key = _features_key(args.train_rows)
+        results[key] = {**features_study(args.train_rows, args.seed, log), "load": load}
+        results[key + "_command"], results[key + "_machine"] = command, machine()
         saved.write_text(json.dumps(results))
     if args.finetune:
         poolings = list(FINETUNE_POOLINGS) if args.finetune == "all" else args.finetune.split(",")
