@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -125,8 +125,11 @@ def save_checkpoint(
     """Write a complete checkpoint to ``directory`` atomically (replacing any previous one)."""
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    # Named here and created inside the try: a signal landing while the directory is made
+    # (mkdtemp creates it, then returns) still removes it.
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
     try:
+        tmp.mkdir(mode=0o700)
         save_file(state_tensors(model), str(tmp / MODEL_FILE))
         meta: dict = {"state": asdict(state)}
         tensors = {"rng.torch": torch.get_rng_state()}
@@ -142,7 +145,7 @@ def save_checkpoint(
         (tmp / STATE_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
         for file in tmp.iterdir():
             set_file_mode(file)
-        os.chmod(tmp, DIR_MODE)  # mkdtemp makes 0700
+        os.chmod(tmp, DIR_MODE)  # made 0700 above
         old = target.with_name(target.name + ".old")
         if target.exists():
             shutil.rmtree(old, ignore_errors=True)
