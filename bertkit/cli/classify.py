@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
 from bertkit.distributed.tasks import ClassifyTask
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress, ThreadsOpt
 from bertkit.cli.signals import resume_hint
 from bertkit.engine.runtime import check_names
 from bertkit.errors import UsageError
@@ -77,6 +77,7 @@ def train_command(
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
     nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel in N local processes (torchrun + DDP; finetune mode)."),
+    threads: Optional[int] = ThreadsOpt,
 ) -> None:
     """Train a classifier (one pooling, or --pooling all with a soft-voting ensemble)."""
     from bertkit.classification.options import ClassifyData, HeadOptions, RunOptions, option_flags
@@ -87,6 +88,10 @@ def train_command(
     if nproc > 1:
         raise typer.Exit(relaunch(nproc))
     check_output(out, "--out", directory=True)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     with flags_for(**option_flags()):  # the library names parameters (max_train), the CLI its flags (--max-train)
         data = ClassifyData(train=train, dev=dev, dev_split=dev_split, text_column=text_column, pair_column=pair_column,
                             label_column=label_column, label_names=label_names, max_train=max_train)

@@ -22,6 +22,7 @@ MaxLengthOpt: Optional[int] = typer.Option(None, "--max-length", help="Max token
 BackendOpt = typer.Option("auto", "--backend", help="auto (the fastest that keeps the outputs on this machine), torch, or onnx (ONNX Runtime, exported once and cached).")
 EngineDtypeOpt = typer.Option("auto", "--dtype", help="auto; torch: fp32, bf16, fp16 (GPU); onnx: fp32, int8 (only when asked; refused for a model it changes).")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of tables.")
+ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's choice); seeded runs repeat exactly at the same count.")
 
 # Rich reads "[...]" as markup: everything from the user or the data (texts, labels,
 # answers, file names) goes through rich.markup.escape before it reaches these consoles.

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
 from bertkit.distributed.tasks import AnswerTask
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress, ThreadsOpt
 from bertkit.cli.signals import resume_hint
 from bertkit.engine.runtime import check_names
 from bertkit.errors import InputError, UsageError
@@ -58,7 +58,7 @@ def train_command(
     seed: int = typer.Option(42, "--seed", help="Seed for initialisation and batch order."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from OUT/checkpoint."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from a trained QA model directory (same base), e.g. for another epoch."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's choice)."),
+    threads: Optional[int] = ThreadsOpt,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Train on the first N questions only."),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every", min=0, help="Steps between mid-epoch checkpoints (0: epoch ends only)."),
     nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel in N local processes (torchrun + DDP)."),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,21 +79,22 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=(suffix if suffix is not None else target.suffix) + ".tmp",
-            dir=target.parent,
-        )
     except OSError as exc:
         raise (output_error(exc, target) or exc) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # Named here and created inside the try (O_EXCL, as mkstemp does): a signal landing
+    # while the file is made still removes it.
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}{suffix if suffix is not None else target.suffix}.tmp"
+    created = False
     try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        created = True
         yield tmp
-        set_file_mode(tmp)  # mkstemp makes 0600; give the file the usual permissions
+        set_file_mode(tmp)  # made 0600 above; give the file the usual permissions
         os.replace(tmp, target)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if created or not isinstance(exc, FileExistsError):  # never another writer's file of that name
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         failure = output_error(exc, target) if isinstance(exc, OSError) else None
         if failure is not None:
             raise failure from None

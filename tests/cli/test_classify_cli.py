@@ -122,6 +122,7 @@ def test_shipped_model_needs_no_model_option(capsys):
         ("delta_other_base", "--delta needs the packaged all-MiniLM-L6-v2 as base"),
         ("bad_train_layers", "--train-layers must be 'all' or a number of top encoder layers, got 'top'"),
         ("too_many_layers", "--train-layers 7 exceeds the encoder's 2 layers"),
+        ("bad_threads", "'--threads': Input should be greater than or equal to 1"),
     ],
 )
 def test_train_bad_input_exit_2_and_no_output(env, tmp_path, capsys, case, message):
@@ -147,6 +148,8 @@ def test_train_bad_input_exit_2_and_no_output(env, tmp_path, capsys, case, messa
         extra = ["--delta", "int2" if case == "bad_delta" else "int8"]
     elif case in ("bad_train_layers", "too_many_layers"):
         extra = ["--train-layers", "top" if case == "bad_train_layers" else "7"]
+    elif case == "bad_threads":
+        extra = ["--threads", "0"]
     elif case == "dev_unknown_label":
         extra = ["--dev", str(write_rows(tmp_path / "d.csv", [{"text": "a", "label": "pos"}, {"text": "b", "label": "meh"}]))]
     out = tmp_path / "model"

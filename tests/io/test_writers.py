@@ -73,3 +73,34 @@ def test_atomic_write_gives_usual_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_atomic_write_interrupted_while_creating_leaves_nothing(tmp_path, monkeypatch):
+    # A signal (KeyboardInterrupt) landing just after the temporary file is created.
+    import os
+
+    import bertkit.io.atomic as atomic
+
+    real_open = os.open
+
+    def open_then_interrupt(*args, **kwargs):
+        os.close(real_open(*args, **kwargs))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(tmp_path / "out.npy") as tmp:
+            tmp.write_text("never")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_never_removes_a_file_it_did_not_make(tmp_path, monkeypatch):
+    import bertkit.io.atomic as atomic
+
+    monkeypatch.setattr(atomic.secrets, "token_hex", lambda n: "same")
+    other = tmp_path / ".out.npy.same.npy.tmp"  # another writer's temporary file of the same name
+    other.write_text("theirs")
+    with pytest.raises(FileExistsError):
+        with atomic_path(tmp_path / "out.npy"):
+            pass
+    assert other.read_text() == "theirs"
