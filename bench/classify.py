@@ -502,6 +502,8 @@ def main() -> None:
     if not args.skip_features:
         key = _features_key(args.train_rows)
         results[key] = {**features_study(args.train_rows, args.seed, log), "load": load}
+        if "resampled_" + key in results:  # the main study is the first draw of the resampled one: keep them the same
+            results["resampled_" + key]["draws"][str(args.seed)] = results[key]
         results[key + "_command"], results[key + "_machine"] = command, machine()
         saved.write_text(json.dumps(results))
     if args.resamples:
