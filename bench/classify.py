@@ -384,19 +384,19 @@ def _kept_throughput() -> str:
     return m.group(0).strip().replace(old, note) if m else ""
 
 
+def _load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def resampled(results: dict, args, command: str, saved: Path, log) -> None:
-    """Features studies on further seeded subsamples (same size, other rows, folds and initialisation), one per seed,
-    saved as each ends; the study at ``args.seed`` (the main one) counts as one draw."""
-    key = "resampled_" + _features_key(args.train_rows)
-    store = results.setdefault(key, {"draws": {}})
-    main_study = results.get(_features_key(args.train_rows))
-    if main_study and main_study.get("seed", 42) == args.seed:  # studies from before the seed was recorded ran at 42
-        store["draws"][str(args.seed)] = main_study
+    """Features studies on further seeded subsamples (same size, other rows, folds and initialisation), one per seed
+    ``args.seed + 1 ..``, saved as each ends; the main study (at ``args.seed``) is their first draw when rendered."""
+    store = results.setdefault("resampled_" + _features_key(args.train_rows), {"draws": {}})
     for seed in range(args.seed + 1, args.seed + 1 + args.resamples):
         if str(seed) in store["draws"]:
             continue
         log(f"resample seed {seed}")
-        store["draws"][str(seed)] = {**features_study(args.train_rows, seed, log), "load": ", ".join(f"{x:.2f}" for x in os.getloadavg())}
+        store["draws"][str(seed)] = {**features_study(args.train_rows, seed, log), "load": _load_average()}
         store["command"], store["machine"] = command, machine()
         saved.write_text(json.dumps(results))
     if "l2_curve" not in store:
@@ -408,6 +408,7 @@ def l2_curve(train_rows: int, seed: int, pooling: str = "mean") -> dict:
     """Dev accuracy of the exact logistic regression at every L2 of bertkit's grid, on one pooling's cached vectors
     (standardised with the training rows): how much the choice of the penalty can move the score."""
     from bertkit.classification.features import FeatureCache, extract_features, request_for
+    from bertkit.classification.headtrain import feature_stats
     from bertkit.classification.logistic import L2_GRID, fit_logistic, logistic_logits
     from bertkit.classification.model import HeadSpec, PoolingHead
     from bertkit.classification.options import ClassifyData
@@ -421,9 +422,9 @@ def l2_curve(train_rows: int, seed: int, pooling: str = "mean") -> dict:
     request = request_for(PoolingHead(HeadSpec(pooling=pooling), encoder.hidden_size, encoder.num_layers, len(label_map)))
     cache = FeatureCache(ROOT / "runs" / "bench-cache")
     (f_train,), (f_dev,) = extract_features(encoder, train, [request], cache), extract_features(encoder, dev, [request], cache)
-    mean, std = f_train.vectors.mean(0), f_train.vectors.std(0) + 1e-12
-    x = torch.from_numpy((f_train.vectors - mean) / std).double()
-    x_dev = torch.from_numpy((f_dev.vectors - mean) / std).double()
+    mean, std = feature_stats(f_train.vectors)  # as train_head standardises
+    x = ((torch.from_numpy(f_train.vectors) - mean) / std).double()
+    x_dev = ((torch.from_numpy(f_dev.vectors) - mean) / std).double()
     y, y_dev = torch.from_numpy(label_map.encode(train.labels)).long(), label_map.encode(dev.labels)
     accuracy = {}
     for l2 in L2_GRID:
@@ -434,9 +435,10 @@ def l2_curve(train_rows: int, seed: int, pooling: str = "mean") -> dict:
 
 def render_resampled(r: dict, key: str) -> list[str]:
     """Per pooling: accuracy averaged over the draws, bertkit - LR per draw and on average, and how often bertkit >= LR."""
-    store = r[key]
-    draws = [store["draws"][s] for s in sorted(store["draws"], key=int)]
-    seeds = ", ".join(sorted(store["draws"], key=int))
+    store, main_study = r[key], r[key.removeprefix("resampled_")]
+    by_seed = {**store["draws"], str(main_study.get("seed", 42)): main_study}  # studies from before the seed was recorded ran at 42
+    draws = [by_seed[s] for s in sorted(by_seed, key=int)]
+    seeds = ", ".join(sorted(by_seed, key=int))
     poolings = [row["pooling"] for row in draws[0]["rows"]]
     table = {p: [next(row for row in d["rows"] if row["pooling"] == p) for d in draws] for p in poolings}
     lines = [
@@ -498,12 +500,10 @@ def main() -> None:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = _load_average()
     if not args.skip_features:
         key = _features_key(args.train_rows)
         results[key] = {**features_study(args.train_rows, args.seed, log), "load": load}
-        if "resampled_" + key in results:  # the main study is the first draw of the resampled one: keep them the same
-            results["resampled_" + key]["draws"][str(args.seed)] = results[key]
         results[key + "_command"], results[key + "_machine"] = command, machine()
         saved.write_text(json.dumps(results))
     if args.resamples:

@@ -19,7 +19,7 @@ from pathlib import Path
 from bertkit.errors import BertkitError
 
 __all__ = [
-    "DIR_MODE", "FILE_MODE", "OutputError", "atomic_path", "atomic_write_bytes", "atomic_write_text", "check_output",
+    "DIR_MODE", "FILE_MODE", "OutputError", "atomic_path", "temp_sibling", "atomic_write_bytes", "atomic_write_text", "check_output",
     "check_not_input", "set_file_mode", "output_error",
 ]
 
@@ -67,6 +67,13 @@ def set_file_mode(path: str | os.PathLike) -> None:
     os.chmod(path, FILE_MODE)
 
 
+def temp_sibling(target: Path, suffix: str = "") -> Path:
+    """A fresh hidden name beside ``target`` for a file or directory that is renamed onto it
+    once complete: ``.NAME.<random>SUFFIX.tmp``. Only the name: the caller creates it inside
+    the ``try`` that removes it, so a signal landing while it is made cannot leave it behind."""
+    return target.parent / f".{target.name}.{secrets.token_hex(6)}{suffix}.tmp"
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
@@ -81,12 +88,10 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise (output_error(exc, target) or exc) from None
-    # Named here and created inside the try (O_EXCL, as mkstemp does): a signal landing
-    # while the file is made still removes it.
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}{suffix if suffix is not None else target.suffix}.tmp"
+    tmp = temp_sibling(target, suffix if suffix is not None else target.suffix)
     created = False
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # as mkstemp does
         created = True
         yield tmp
         set_file_mode(tmp)  # made 0600 above; give the file the usual permissions

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from bertkit.errors import BertkitError
-from bertkit.io.atomic import DIR_MODE, atomic_path, set_file_mode
+from bertkit.io.atomic import DIR_MODE, atomic_path, set_file_mode, temp_sibling
 
 __all__ = [
     "TrainState", "save_checkpoint", "load_checkpoint", "find_checkpoint", "save_weights", "load_weights", "state_tensors",
@@ -125,9 +124,7 @@ def save_checkpoint(
     """Write a complete checkpoint to ``directory`` atomically (replacing any previous one)."""
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Named here and created inside the try: a signal landing while the directory is made
-    # (mkdtemp creates it, then returns) still removes it.
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    tmp = temp_sibling(target)
     try:
         tmp.mkdir(mode=0o700)
         save_file(state_tensors(model), str(tmp / MODEL_FILE))
