@@ -218,7 +218,7 @@ def finetune_study(train_rows: int, epochs: int, poolings: list[str], seed: int,
     for pooling in poolings:
         out = ROOT / "runs" / "bench-finetune" / f"{pooling}-{train_rows}-{epochs}-{seed}"
         if not (out / "manifest.json").exists():  # a finished model is reused; a killed one resumes
-            run = RunOptions(epochs=epochs, dtype=dtype, seed=seed, patience=None, resume=(out / ".train").exists())
+            run = RunOptions(epochs=epochs, dtype=dtype, seed=seed, patience=0, resume=(out / ".train").exists())
             report = train_classifier(data, out, HeadOptions(mode="finetune", pooling=pooling), run, log=log)
             seconds, held = report.seconds, report.rows[0]["accuracy"]
         else:

@@ -8,7 +8,7 @@ that validation of names (pooling, layers, dtype) reads as the usual ``ValueErro
 
 from __future__ import annotations
 
-__all__ = ["BertkitError", "BertkitWarning", "UsageError", "ParameterError", "InputError", "ModelLoadError", "choice_error"]
+__all__ = ["BertkitError", "BertkitWarning", "UsageError", "ParameterError", "InputError", "ModelLoadError", "choice_error", "did_you_mean"]
 
 
 class BertkitError(Exception):
@@ -41,6 +41,19 @@ class ModelLoadError(BertkitError):
     """A model directory that is missing, incomplete or not loadable."""
 
 
+def did_you_mean(value: object, options: list[str] | tuple[str, ...]) -> str:
+    """``"; did you mean 'mean'?"`` when ``value`` is close to one of ``options`` (difflib), else ``""``."""
+    if not isinstance(value, str):
+        return ""
+    import difflib
+
+    close = difflib.get_close_matches(value, [str(o) for o in options], n=1, cutoff=0.6)
+    if not close:
+        lowered = {str(o).lower(): str(o) for o in options}
+        close = [lowered[value.lower()]] if value.lower() in lowered else []
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def choice_error(what: str, value: object, options: list[str] | tuple[str, ...]) -> UsageError:
-    """`unknown pooling 'foo'; valid options: cls, mean, ...` as a UsageError."""
-    return UsageError(f"unknown {what} {value!r}; valid options: {', '.join(options)}")
+    """`unknown pooling 'maen'; valid options: cls, mean, ...; did you mean 'mean'?` as a UsageError."""
+    return UsageError(f"unknown {what} {value!r}; valid options: {', '.join(options)}{did_you_mean(value, options)}")

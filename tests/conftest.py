@@ -105,3 +105,19 @@ def tiny_encoder(tiny_bert):
     from bertkit.encoder import Encoder
 
     return Encoder(tiny_bert, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_arch(tmp_path_factory):
+    """``tiny_arch(name) -> Path``: one tiny random model per architecture (tests/tiny_archs.py),
+    built on first use and shared by the whole session."""
+    from tiny_archs import make_arch
+
+    built: dict[str, Path] = {}
+
+    def get(arch: str) -> Path:
+        if arch not in built:
+            built[arch] = make_arch(tmp_path_factory.mktemp(f"tiny_{arch}"), arch)
+        return built[arch]
+
+    return get

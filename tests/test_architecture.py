@@ -1,9 +1,10 @@
 """The package's layers: lower layers never import higher ones, and no import cycles.
 
 Every ``import`` / ``from ... import`` in bertkit is read from the source (those inside
-functions too, since a lazy import is still a dependency; not those under
-``if TYPE_CHECKING:``, which never run), so the rule holds for what the code can do,
-not only for what one test run happened to import.
+functions too, since a lazy import is still a dependency, and those under
+``if TYPE_CHECKING:``, since a type-only import is a dependency of the design all the
+same), so the rule holds for what the code can do, not only for what one test run
+happened to import.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ LAYERS = [
     {"engine"},  # backends, ONNX export, quality gate, runtime choice: no task inside
     {"embeddings"},  # pooling, layers, the Embedder (a task on the engine)
     {"nn"},  # sequence heads (BiLSTM, CNN) over contextual embeddings
+    {"retrieval"},  # passages, the vector index (exact / usearch), BM25 hybrid, IR metrics
     {"classification", "qa", "tagging", "inspection"},  # the tasks
+    {"export"},  # models back out: transformers and sentence-transformers directories
+    {"rerank"},  # the reranker (reuses the classifier's heads and directory format)
     {"serve", "distributed"},  # services over the predictors
     {"cli"},
 ]
@@ -51,7 +55,7 @@ def _imports(path: Path) -> set[str]:
     if path.name != "__init__.py":
         here = here[:-1]
     found = set()
-    for node in _walk(tree):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -61,18 +65,6 @@ def _imports(path: Path) -> set[str]:
             found.add(base)
             found |= {f"{base}.{a.name}" for a in node.names}  # `from pkg import module`
     return {m for m in found if m == "bertkit" or m.startswith("bertkit.")}
-
-
-def _walk(node: ast.AST):
-    """Every node but those under ``if TYPE_CHECKING:`` (annotations only, never run)."""
-    yield node
-    for child in ast.iter_child_nodes(node):
-        test = child.test if isinstance(child, ast.If) else None
-        if test is not None and (getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING"):
-            for other in child.orelse:
-                yield from _walk(other)
-            continue
-        yield from _walk(child)
 
 
 def _sources() -> list[Path]:

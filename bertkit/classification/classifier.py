@@ -4,14 +4,21 @@ Internally it is a list of groups, each one encoder and the heads that read it: 
 single model is one group with one head; a features-mode ensemble is one encoder with
 eight heads (the encoder runs once per batch); a fine-tuned ensemble has one group per
 member. Probabilities are the mean of every head's softmax (soft voting).
+
+A transformers ``AutoModelForSequenceClassification`` directory loads as it is (one
+group, the checkpoint's own head; labels from ``id2label``); with ``problem_type:
+multi_label_classification`` each label gets a sigmoid and every label over 0.5 is
+predicted (``Prediction.labels``).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -19,22 +26,31 @@ import torch
 from bertkit.classification.config import ClassifierConfig
 from bertkit.classification.engine import group_probabilities, head_probabilities
 from bertkit.classification.explain import occlusion_weights
-from bertkit.classification.modeldir import load_encoder, load_head, read_members, read_verified
+from bertkit.classification.modeldir import load_encoder, load_head, load_hf_classifier, read_members, read_verified
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder
 from bertkit.engine.backends import check_backend
-from bertkit.engine.runtime import Runtime, model_key, probe_encoder, resolve_runtime
+from bertkit.engine.loader import load_on_runtime, resolve_source
+from bertkit.engine.predictor import EvalReport
+from bertkit.engine.runtime import Runtime
 from bertkit.errors import ParameterError
-from bertkit.modeldir import default_model_dir
 
 __all__ = ["Classifier", "Prediction", "Explanation", "load_classifier"]
 
 
+MULTI_LABEL_THRESHOLD = 0.5  # a multi-label model predicts every label whose sigmoid is over this
+
+
 @dataclass
 class Prediction:
-    label: str
-    probabilities: dict[str, float]  # every label, in label-map order
+    label: str  # the most probable label
+    probabilities: dict[str, float]  # every label, in label-map order (multi-label: each label's own sigmoid)
     top: list[tuple[str, float]]  # the top-k labels, best first
+    labels: list[str] = field(default_factory=list)  # predicted labels: [label], or for multi-label every one over 0.5
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "labels": list(self.labels), "probabilities": dict(self.probabilities),
+                "top": [[name, p] for name, p in self.top]}
 
 
 @dataclass
@@ -43,6 +59,9 @@ class Explanation:
     weights: list[float]  # attention: pooling weight per token (sums to 1); occlusion: drop of the label's log-odds without it
     prediction: Prediction
     method: str = "attention"  # attention | occlusion (see bertkit.classification.explain)
+
+    def to_dict(self) -> dict:
+        return {"tokens": list(self.tokens), "weights": list(self.weights), "prediction": self.prediction.to_dict(), "method": self.method}
 
 
 class Classifier:
@@ -54,6 +73,8 @@ class Classifier:
 
     Thread-safe: one object can serve many threads at once.
     """
+
+    TASK: ClassVar[str] = "classifier"
 
     def __init__(
         self,
@@ -74,6 +95,8 @@ class Classifier:
         self.labels = list(config.labels)
         self.groups = groups
         self.member_names = member_names  # one per head, in group order
+        self.multi_label = any(getattr(h, "multi_label", False) for h in self.heads)
+        self.from_transformers = config.training.get("source") == "transformers"  # single texts or pairs: its config cannot say
         self.backend_name = backend
         self.dtype = dtype
         self._exports: dict[int, object] = {}  # group index -> TaskExport (ONNX)
@@ -121,6 +144,10 @@ class Classifier:
         return [h for _, heads in self.groups for h in heads]
 
     def _check(self, texts, pairs) -> None:
+        if pairs is not None and len(pairs) != len(texts):
+            raise ParameterError("pairs", f"{len(texts)} texts but {len(pairs)} second texts (pairs)")
+        if self.from_transformers:
+            return
         if pairs is None and self.config.pairs:
             raise ParameterError("pairs", "this model was trained on sentence pairs; give the second texts too (pairs)")
         if pairs is not None and not self.config.pairs:
@@ -154,12 +181,32 @@ class Classifier:
         probs = self.predict_proba(texts, pairs, **kw)
         return [self._prediction(p, top_k) for p in probs]
 
+    def predict_batch(self, inputs: Sequence, *, batch_size: int | None = None, top_k: int = 1) -> list[Prediction]:
+        """The protocol's batch method (:class:`bertkit.engine.predictor.Predictor`): texts, or
+        ``(text, second_text)`` pairs for a pair model. # -> one Prediction per input"""
+        inputs = list(inputs)
+        pairs = None
+        if inputs and all(isinstance(x, (tuple, list)) and len(x) == 2 for x in inputs):
+            inputs, pairs = [x[0] for x in inputs], [x[1] for x in inputs]
+        return self.predict(inputs, pairs, top_k=top_k, batch_size=batch_size or 32)
+
+    def evaluate(self, data: str | os.PathLike, *, batch_size: int | None = None, **columns) -> EvalReport:
+        """Accuracy, macro-F1, per-class scores and the confusion matrix on a labelled file
+        (``text_column``, ``label_column``, ``pair_column`` as for ``bertkit classify evaluate``)."""
+        from bertkit.classification.evaluate import evaluate_classifier
+
+        report = evaluate_classifier(self, str(data), batch_size=batch_size or 32, **columns)
+        return EvalReport(report, {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]})
+
     def _prediction(self, p: np.ndarray, top_k: int) -> Prediction:
         order = np.argsort(-p, kind="stable")[: min(top_k, len(self.labels))]
+        best = self.labels[int(order[0])]
+        chosen = [label for label, v in zip(self.labels, p) if v > MULTI_LABEL_THRESHOLD] if self.multi_label else [best]
         return Prediction(
-            self.labels[int(order[0])],
+            best,
             {label: float(v) for label, v in zip(self.labels, p)},
             [(self.labels[int(i)], float(p[i])) for i in order],
+            chosen,
         )
 
     def explain(self, text: str, pair: str | None = None) -> Explanation:
@@ -169,7 +216,8 @@ class Classifier:
         self._check([text], pairs)
         for encoder, heads in self.groups:
             for head in heads:
-                if head.pooling.spec.split("+").count("attention"):
+                pooling = getattr(head, "pooling", None)  # a transformers task head has none: occlusion
+                if pooling is not None and pooling.spec.split("+").count("attention"):
                     return self._explain_attention(encoder, head, text, pairs)
         return self._explain_occlusion(text, pairs)
 
@@ -212,29 +260,28 @@ def load_classifier(
     device: str = "auto",
     model: str | os.PathLike | None = None,
 ) -> Classifier:
-    """Load a classifier directory (``None``: the shipped sentiment model).
+    """Load a classifier directory (``None``: the shipped sentiment model), bertkit's own or a
+    transformers ``AutoModelForSequenceClassification`` one (:mod:`bertkit.engine.loader`).
 
     ``backend``/``dtype`` "auto" pick the fastest runtime that keeps the outputs (see
     :mod:`bertkit.engine.runtime`); ``backend="onnx"`` runs on ONNX Runtime (``dtype``
     fp32 or int8; CPU), and int8 is refused for a model whose labels drift from fp32
     (see ``bertkit.engine.tasks``). ``model`` is the older name of ``path``.
     """
-    path = path if path is not None else model
-    directory = Path(path).expanduser() if path is not None else default_model_dir("classifier")
-    config = read_verified(directory)
-    probed: list = []
-
-    def probe(dev: str):
-        probed.append(_load_groups(directory, config, dev, "fp32"))
-        return probe_encoder(probed[0][0][0][0])
-
-    runtime = resolve_runtime(backend, dtype, device, model=model_key(directory), probe=probe)
-    if probed:  # the probe loaded the model in fp32; bf16 is autocast over the same weights
-        groups, names = probed[0]
-        for encoder, _ in groups:
-            encoder.dtype = runtime.torch_dtype
+    source = resolve_source(path if path is not None else model, "classifier")
+    directory = source.path
+    if source.format == "hf-task":
+        def build(dev: str, torch_dtype: str):
+            return load_hf_classifier(directory, device=dev, dtype=torch_dtype)
     else:
-        groups, names = _load_groups(directory, config, runtime.device, runtime.torch_dtype)
+        verified = read_verified(directory)
+
+        def build(dev: str, torch_dtype: str):
+            return (verified, *_load_groups(directory, verified, dev, torch_dtype))
+
+    runtime, (config, groups, names) = load_on_runtime(
+        source, backend, dtype, device, build, lambda built: [encoder for encoder, _ in built[1]]
+    )
     return Classifier(directory, config, groups, names, backend=runtime.backend, dtype=runtime.dtype, runtime=runtime)
 
 

@@ -14,12 +14,18 @@ from bertkit.engine.onnx_export import ExportInfo
 from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MAX_METRIC_DROP
 from bertkit.engine.tasks import TaskExport, task_backend
 
-__all__ = ["HeadsProbabilities", "classifier_graph", "head_probabilities", "group_probabilities", "build_group_export", "calibration_inputs"]
+__all__ = ["HeadsProbabilities", "classifier_graph", "head_probabilities", "head_signature", "group_probabilities", "build_group_export",
+           "calibration_inputs"]
 
 
 def head_probabilities(heads, encoded: EncoderOutput) -> Tensor:
-    """Every head's softmax probabilities over one encoder output. # -> (B, M, C) float32"""
-    return torch.stack([torch.softmax(head(encoded)[0].float(), dim=-1) for head in heads], dim=1)
+    """Every head's probabilities over one encoder output: softmax, or for a multi-label
+    head (a transformers ``multi_label_classification`` checkpoint) a sigmoid per label. # -> (B, M, C) float32"""
+    probs = []
+    for head in heads:
+        logits = head(encoded)[0].float()  # (B, C)
+        probs.append(torch.sigmoid(logits) if getattr(head, "multi_label", False) else torch.softmax(logits, dim=-1))
+    return torch.stack(probs, dim=1)
 
 
 class HeadsProbabilities(nn.Module):
@@ -35,8 +41,14 @@ class HeadsProbabilities(nn.Module):
 
 def classifier_graph(encoder: Encoder, heads: list[PoolingHead]) -> EncoderGraph:
     """ids -> each head's probabilities, on the engine's one forward. # (B, T) x k -> (B, M, C)"""
-    hidden = any(h.needs_hidden_states for h in heads)
+    hidden = any(h.needs_hidden_states for h in heads)  # bertkit heads and transformers task heads alike
     return EncoderGraph(encoder.model, HeadsProbabilities(heads), encoder.input_keys, hidden_states=hidden, pooler=encoder.has_pooler).eval()
+
+
+def head_signature(head) -> str:
+    """What a head computes, for the export's cache key (its weights are hashed too)."""
+    signature = getattr(head, "signature", None)  # a transformers task head (bertkit.encoder.taskheads)
+    return signature if isinstance(signature, str) else f"{head.pooling.spec}@{head.spec.layers}"
 
 
 def calibration_inputs(pairs: bool) -> tuple[list[str], list[str] | None]:
@@ -52,14 +64,15 @@ def group_probabilities(
     batch_size: int = 32, progress: bool = False,
 ) -> np.ndarray:
     """Run a group's ``run(batch) -> (B, M, C)`` over texts, in input order. # -> (N, M, C)"""
-    from tqdm.auto import tqdm
+    from bertkit.io.progress import progress_bar
 
     windows = tokenize(encoder, texts, pairs)
     out = np.zeros((len(texts), num_heads, num_labels), dtype=np.float32)
-    with tqdm(total=len(texts), desc="classifying", unit="text", disable=not progress, leave=False) as bar:
+    # progress: a bool (a bar of its own) or the command's JobProgress (its one bar)
+    with progress_bar(progress, total=len(texts), desc="classifying") as bar:
         for idx, batch in encoder.batches(windows, batch_size):
             out[[windows.sample[w] for w in idx]] = run(batch)
-            bar.update(len(idx))
+            bar.update(len(idx), tokens=int(batch["attention_mask"].sum()))
     return out
 
 
@@ -89,7 +102,7 @@ def build_group_export(encoder: Encoder, heads: list[PoolingHead], *, dtype: str
             )
         return None
 
-    spec = "|".join(h.pooling.spec + "@" + h.spec.layers for h in heads)
+    spec = "|".join(head_signature(h) for h in heads)
     return task_backend(
         graph, graph.input_names, ["probabilities"], dtype=dtype, kind="classifier", name=name,
         max_length=encoder.max_length, calibrate=calibrate, signature=spec, labels=list(labels),

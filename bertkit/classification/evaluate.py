@@ -1,4 +1,8 @@
-"""Evaluate a classifier on labelled data."""
+"""Evaluate a classifier on labelled data.
+
+``Classifier.evaluate`` calls this module, so it takes the classifier by its shape
+(``labels``, ``config``, ``dtype``, ``predict_proba``, ``reference``, ``group_export``) and
+does not import it back."""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit.classification.classifier import Classifier
 from bertkit.classification.data import LabelMap, check_known_labels, read_examples
 from bertkit.classification.metrics import classification_report
 from bertkit.classification.options import parse_label_names
@@ -18,7 +21,7 @@ __all__ = ["evaluate_classifier"]
 
 
 def evaluate_classifier(
-    classifier: Classifier,
+    classifier,  # a bertkit.classification.classifier.Classifier
     path: str,
     *,
     text_column: str = "text",
@@ -48,7 +51,7 @@ def evaluate_classifier(
     return report
 
 
-def _int8_gate(classifier: Classifier, data, y_true, accuracy: float, path: str, batch_size: int, progress: bool) -> dict:
+def _int8_gate(classifier, data, y_true, accuracy: float, path: str, batch_size: int, progress: bool) -> dict:
     """Accuracy of the same model on torch fp32; refuse (and remember) int8 if it loses > 0.5 points."""
     reference = classifier.reference().predict_proba(data.texts, data.pairs, batch_size=batch_size, progress=progress)
     fp32 = float((reference.argmax(axis=1) == np.asarray(y_true)).mean())

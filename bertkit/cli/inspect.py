@@ -11,9 +11,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from bertkit.cli.options import JsonOpt, ModelOpt, out_console
-from bertkit.encoder.loading import DEFAULT_MODEL_NAME, load_model
 from bertkit.errors import UsageError
-from bertkit.inspection import describe_model, token_table
+from bertkit.modeldir.paths import DEFAULT_MODEL_NAME
 
 
 def _fmt(n: int) -> str:
@@ -30,6 +29,9 @@ def inspect_command(
     """Show a model's parts (embedding tables, layers, parameter counts) and its view of a text."""
     if pair is not None and text is None:
         raise UsageError("--pair needs --text (the first segment)")
+    from bertkit.encoder.loading import load_model
+    from bertkit.inspection import describe_model, token_table
+
     loaded = load_model(model)
     anatomy = describe_model(loaded.model, max_depth=depth)
     rows = token_table(loaded.tokenizer, text, pair, max_length=loaded.max_length, config=loaded.model.config) if text is not None else []

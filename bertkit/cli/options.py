@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-__all__ = ["ModelOpt", "DtypeOpt", "BackendOpt", "EngineDtypeOpt", "DeviceOpt", "BatchSizeOpt", "MaxLengthOpt", "JsonOpt", "err_console", "out_console", "finite", "show_progress", "flags_for", "runtime_note"]
+__all__ = ["ModelOpt", "DtypeOpt", "BackendOpt", "EngineDtypeOpt", "DeviceOpt", "BatchSizeOpt", "MaxLengthOpt", "JsonOpt", "err_console", "out_console", "finite", "show_progress", "job_progress", "flags_for", "runtime_note"]
 
 ModelOpt = typer.Option(None, "--model", "-m", help="Local Hugging Face model directory (default: the packaged all-MiniLM-L6-v2).")
 DtypeOpt = typer.Option("fp32", "--dtype", help="fp32, bf16 (autocast, CPU or GPU) or fp16 (GPU only).")
@@ -52,6 +52,18 @@ def parse_train_layers(value: str) -> int | None:
 def show_progress() -> bool:
     """Progress bars only on an interactive terminal."""
     return sys.stderr.isatty()
+
+
+def job_progress(total: int | None, desc: str, unit: str = "text"):
+    """The one progress display of a long command (``bertkit.io.progress.JobProgress``).
+
+    A bar on a terminal; elsewhere a plain line on stderr at most once a minute. Pass it
+    as the library call's ``progress=``; ``total`` None lets the loops announce theirs.
+    """
+    from bertkit.io.progress import JobProgress
+
+    return JobProgress(total, desc=desc, unit=unit, terminal=show_progress(),
+                       log=lambda line: err_console.print(line, markup=False, highlight=False))
 
 
 @contextlib.contextmanager

@@ -11,9 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from bertkit.cli.ray_engine import AddressOpt, CpusOpt, EngineOpt, GpusOpt, ShardRowsOpt, WorkersOpt, run_ray, use_ray
-from bertkit.distributed.tasks import AnswerTask
-from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress, ThreadsOpt
+from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, err_console, finite, flags_for, job_progress, out_console, parse_train_layers, runtime_note, show_progress, ThreadsOpt
 from bertkit.cli.signals import resume_hint
+from bertkit.cli.qa_open import IndexOpt, PassagesOpt, RerankOpt, ask_over_index, evaluate_open_domain
+from bertkit.cli.train_options import (
+    BatchSizeTrainOpt, CheckpointEveryOpt, EpochsOpt, FreezeEpochsOpt, LayerLrDecayOpt, LrOpt, MaxGradNormOpt, MaxTrainOpt,
+    PatienceOpt, ResumeOpt, SeedOpt, TrainDtypeOpt, WarmupRatioOpt, WeightDecayOpt, build_args, deprecated,
+)
 from bertkit.engine.runtime import check_names
 from bertkit.errors import InputError, UsageError
 from bertkit.io.atomic import check_not_input, check_output
@@ -43,24 +47,31 @@ def train_command(
     dev: Optional[Path] = typer.Option(None, "--dev", help="SQuAD JSON file evaluated after every epoch (best epoch kept)."),
     threshold_data: Optional[Path] = typer.Option(None, "--threshold-data", help="SQuAD 2.0 questions held out from training: the saved null threshold is the F1-best one there."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base encoder directory (default: the packaged all-MiniLM-L6-v2)."),
-    epochs: int = typer.Option(2, "--epochs", min=1, help="Passes over the training windows."),
-    lr: float = typer.Option(5e-5, "--lr", callback=finite, help="Peak learning rate (linear warm-up, then linear decay)."),
-    batch_size: int = typer.Option(32, "--batch-size", "-b", min=1, help="Windows per batch."),
-    warmup: float = typer.Option(0.1, "--warmup", min=0.0, max=1.0, callback=finite, help="Fraction of steps spent warming up."),
+    epochs: Optional[int] = EpochsOpt("2"),
+    lr: Optional[float] = LrOpt("5e-5"),
+    batch_size: Optional[int] = BatchSizeTrainOpt("32 windows"),
+    weight_decay: float = WeightDecayOpt,
+    warmup_ratio: float = WarmupRatioOpt,
+    warmup: Optional[float] = typer.Option(None, "--warmup", hidden=True, callback=finite, help="Deprecated: --warmup-ratio."),
+    max_grad_norm: float = MaxGradNormOpt,
+    freeze_epochs: int = FreezeEpochsOpt,
+    layer_lr_decay: float = LayerLrDecayOpt,
+    patience: Optional[int] = PatienceOpt("off"),
     max_length: int = typer.Option(384, "--max-length", help="Tokens per window (question + context + special tokens)."),
     doc_stride: int = typer.Option(128, "--doc-stride", help="Tokens shared by consecutive windows of a long context."),
     max_question_length: int = typer.Option(64, "--max-question-length", help="Longer questions are cut (and counted)."),
     max_answer_length: int = typer.Option(30, "--max-answer-length", min=1, help="Longest answer in tokens (saved for decoding)."),
     train_layers: str = typer.Option("all", "--train-layers", help="'all', or train only the top N encoder layers (+ head): faster, and the model directory holds only those."),
     save_dtype: str = typer.Option("fp32", "--save-dtype", help="fp32, fp16 or bf16 for the saved tensors."),
-    dtype: str = typer.Option("fp32", "--dtype", help="fp32, or bf16 autocast (fast only on CPUs/GPUs with bf16 units)."),
+    dtype: str = TrainDtypeOpt,
     device: str = DeviceOpt,
-    seed: int = typer.Option(42, "--seed", help="Seed for initialisation and batch order."),
-    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from OUT/checkpoint."),
+    seed: int = SeedOpt,
+    resume: bool = ResumeOpt,
     init: Optional[Path] = typer.Option(None, "--init", help="Start from a trained QA model directory (same base), e.g. for another epoch."),
     threads: Optional[int] = ThreadsOpt,
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Train on the first N questions only."),
-    checkpoint_every: int = typer.Option(200, "--checkpoint-every", min=0, help="Steps between mid-epoch checkpoints (0: epoch ends only)."),
+    max_train: Optional[int] = MaxTrainOpt("the first N questions only"),
+    limit: Optional[int] = typer.Option(None, "--limit", hidden=True, help="Deprecated: --max-train."),
+    checkpoint_every: int = CheckpointEveryOpt,
     nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel in N local processes (torchrun + DDP)."),
 ) -> None:
     """Fine-tune an encoder + span head on SQuAD JSON (2.0 adds 'no answer')."""
@@ -70,6 +81,7 @@ def train_command(
     from bertkit.qa.features import check_lengths
     from bertkit.qa.modeldir import QAConfig
     from bertkit.qa.train import QATrainArgs, train_qa
+    from bertkit.training.args import TRAIN_FLAGS
     from bertkit.training.ddp import is_main
 
     if nproc > 1:
@@ -80,21 +92,26 @@ def train_command(
         if path is not None:
             _existing_file(path, flag)
     check_output(out, "--out", directory=True)
-    flags = dict(threshold_data="--threshold-data", epochs="--epochs", lr="--lr", dtype="--dtype", weights_dtype="--save-dtype", train_layers="--train-layers", init="--init",
+    flags = dict(threshold_data="--threshold-data", weights_dtype="--save-dtype", init="--init",
                  max_length="--max-length", doc_stride="--doc-stride", max_question_length="--max-question-length")
     with flags_for(**flags):
         check_lengths(max_length, doc_stride, max_question_length)
+    warmup_ratio = deprecated(warmup, "--warmup", warmup_ratio, "--warmup-ratio", new_default=0.1)
+    max_train = deprecated(limit, "--limit", max_train, "--max-train")
+    given = dict(epochs=epochs, lr=lr, batch_size=batch_size, patience=patience)
+    args = build_args(
+        QATrainArgs, flags, **{k: v for k, v in given.items() if v is not None}, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+        max_grad_norm=max_grad_norm, freeze_epochs=freeze_epochs, layer_lr_decay=layer_lr_decay, dtype=dtype, seed=seed,
+        train_layers=parse_train_layers(train_layers), weights_dtype=save_dtype, checkpoint_every=checkpoint_every, max_train=max_train,
+        resume=resume, device=device, progress=show_progress(),
+    )
     if threads is not None:
         torch.set_num_threads(threads)
     config = QAConfig(max_length=max_length, doc_stride=doc_stride, max_question_length=max_question_length, max_answer_length=max_answer_length)
-    args = QATrainArgs(
-        epochs=epochs, lr=lr, batch_size=batch_size, warmup_ratio=warmup, dtype=dtype, seed=seed,
-        train_layers=parse_train_layers(train_layers), weights_dtype=save_dtype, checkpoint_every=checkpoint_every, limit=limit,
-    )
-    with resume_hint(out), flags_for(**flags):
+    with resume_hint(out), flags_for(**TRAIN_FLAGS, **flags):
         outcome = train_qa(
-            train, out, dev_path=dev, threshold_path=threshold_data, base=model, config=config, args=args, init=init, resume=resume, device=device,
-            progress=show_progress(), log=lambda m: err_console.print(m, markup=False),
+            train, out, dev_path=dev, threshold_path=threshold_data, base=model, config=config, args=args, init=init,
+            log=lambda m: err_console.print(m, markup=False),
         )
     result = outcome.result
     if not is_main():  # under torchrun rank 0 reports
@@ -155,20 +172,30 @@ def evaluate_command(
     dtype: str = EngineDtypeOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
+    open_domain: bool = typer.Option(False, "--open", help="Open domain: ask each question of all the file's paragraphs (retrieve, read), beside the own-paragraph score."),
+    index: Optional[Path] = typer.Option(None, "--index", help="With --open: retrieve from this index instead of one built from the file's paragraphs."),
+    rerank: Optional[str] = RerankOpt,
+    passages: int = PassagesOpt,
 ) -> None:
-    """Score a QA model with the official SQuAD metric (v1.1 or v2.0, from the file)."""
+    """Score a QA model with the official SQuAD metric (v1.1 or v2.0, from the file); --open: over all its paragraphs."""
+    _existing_file(data, "--data")
+    if open_domain:  # bertkit/cli/qa_open.py
+        check_names(backend, dtype)
+        return evaluate_open_domain(data, _load(model, backend, dtype, device), index, rerank, passages, null_threshold=null_threshold,
+                                    batch_size=batch_size, backend=backend, dtype=dtype, device=device, as_json=as_json)
+    if index is not None or rerank is not None:
+        raise UsageError("--index and --rerank go with --open")
+    check_output(out, "--out", directory=True)
+    check_names(backend, dtype)  # every cheap check first: a bad flag never loads torch
+    for name in ("predictions.json", "null_odds.json"):
+        check_not_input(out / name, "--out", data)
     from bertkit.qa.evaluate import write_predictions
     from bertkit.qa.squad import read_squad
 
-    _existing_file(data, "--data")
-    check_output(out, "--out", directory=True)
-    check_names(backend, dtype)
-    for name in ("predictions.json", "null_odds.json"):
-        check_not_input(out / name, "--out", data)
     squad = read_squad(data)
     reader = _load(model, backend, dtype, device)
-    with flags_for(dtype="--dtype"):
-        result = reader.evaluate(squad, batch_size=batch_size, null_threshold=null_threshold, progress=show_progress())
+    with flags_for(dtype="--dtype"), job_progress(None, "answering", "window") as job:
+        result = reader.evaluate(squad, batch_size=batch_size, null_threshold=null_threshold, progress=job)
     written = write_predictions(result, out)
     notes = [squad.summary()]
     if result.questions_truncated:
@@ -246,10 +273,20 @@ def ask_command(
     cpus_per_worker: float = CpusOpt,
     gpus_per_worker: float = GpusOpt,
     shard_rows: int = ShardRowsOpt,
+    index: Optional[Path] = IndexOpt,
+    rerank: Optional[str] = RerankOpt,
+    passages: int = PassagesOpt,
 ) -> None:
-    """Answer a question about a context (or a file of them); 'no answer' when that wins."""
+    """Answer a question about a context (or a file of them), or over an index (--index); 'no answer' when that wins."""
     check_names(backend, dtype)
+    if index is not None:  # retrieve, (rerank,) read: bertkit/cli/qa_open.py
+        if context is not None or context_file is not None or input is not None:
+            raise UsageError("--index answers from the index: leave out --context, --context-file and --input")
+        return ask_over_index(question, index, rerank, passages, _load(model, backend, dtype, device), null_threshold=null_threshold,
+                              batch_size=batch_size, backend=backend, dtype=dtype, device=device, as_json=as_json)
     if use_ray(engine):  # a corpus on Ray Data: OUTDIR of Parquet shards (bertkit.distributed)
+        from bertkit.distributed.tasks import AnswerTask
+
         task = AnswerTask("question", "context", model, dict(backend=backend, dtype=dtype, device=device), null_threshold, batch_size)
         return run_ray(task, input, output, address, workers, cpus_per_worker, gpus_per_worker, shard_rows,
                        **{"--question": question, "--context": context, "--context-file": context_file, "--explain": explain,
@@ -262,9 +299,9 @@ def ask_command(
             check_output(plot, "--plot")
             check_not_input(plot, "--plot", context_file)
     reader = _load(model, backend, dtype, device)
-    with flags_for(top_k="--top-k"):
+    with flags_for(top_k="--top-k"), job_progress(None, "answering", "window") as job:
         preds = reader.predictions(questions, contexts, n_best=max(20, top_k), null_threshold=null_threshold,
-                                   batch_size=batch_size, progress=show_progress() and len(questions) > 1)
+                                   batch_size=batch_size, progress=job if len(questions) > 1 else False)
     from bertkit.qa.reader import ReaderAnswer
 
     answers = [ReaderAnswer.from_decoded(d, top_k) for d in preds.decoded]

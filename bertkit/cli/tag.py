@@ -10,8 +10,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bertkit.cli.options import DeviceOpt, JsonOpt, MaxLengthOpt, err_console, finite, out_console, runtime_note, show_progress
+from bertkit.cli.options import DeviceOpt, JsonOpt, MaxLengthOpt, ThreadsOpt, err_console, finite, flags_for, out_console, runtime_note, show_progress
 from bertkit.cli.signals import resume_hint
+from bertkit.cli.train_options import (
+    BatchSizeTrainOpt, CheckpointEveryOpt, EpochsOpt, FreezeEpochsOpt, LayerLrDecayOpt, LrOpt, MaxGradNormOpt, MaxTrainOpt,
+    PatienceOpt, ResumeOpt, SeedOpt, TrainDtypeOpt, WarmupRatioOpt, WeightDecayOpt, build_args,
+)
 from bertkit.errors import UsageError
 from bertkit.io.atomic import check_not_input, check_output
 
@@ -42,34 +46,36 @@ def train_command(
     layers: str = typer.Option("-1", "--layers", help="Encoder layers read: -1, -2, 0, -4:, -1,-2, all."),
     layer_combine: str = typer.Option("mean", "--layer-combine", help="mean, sum, concat or weighted (learned scalar mix)."),
     subword: str = typer.Option("first", "--subword", help="Word vector from its pieces: first, last, first_last or mean."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: features 20, finetune 3)."),
-    lr: Optional[float] = typer.Option(None, "--lr", callback=finite, help="Peak learning rate (default: features 1e-3, finetune 5e-5)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="Sentences per batch (default: features 32, finetune 16)."),
-    dropout: Optional[float] = typer.Option(None, "--dropout", callback=finite, help="Dropout (default: features 0.5, finetune 0.1)."),
+    epochs: Optional[int] = EpochsOpt("features 20, finetune 3"),
+    lr: Optional[float] = LrOpt("features 1e-3, finetune 5e-5"),
+    batch_size: Optional[int] = BatchSizeTrainOpt("features 32, finetune 16 sentences"),
+    dropout: Optional[float] = typer.Option(None, "--dropout", callback=finite, help="Dropout in [0, 1) (default: features 0.5, finetune 0.1)."),
     lstm_hidden: int = typer.Option(256, "--lstm-hidden", help="BiLSTM hidden units per direction."),
-    warmup_ratio: float = typer.Option(0.1, "--warmup-ratio", callback=finite, help="Fraction of steps of linear warm-up (then linear decay)."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay", callback=finite, help="AdamW weight decay."),
-    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", callback=finite, help="Gradient clipping norm."),
-    layer_lr_decay: float = typer.Option(1.0, "--layer-lr-decay", callback=finite, help="finetune: < 1 makes each lower encoder layer learn slower."),
-    freeze_epochs: int = typer.Option(0, "--freeze-epochs", help="finetune: first N epochs with the encoder frozen."),
-    dtype: str = typer.Option("fp32", "--dtype", help="fp32 or bf16 (autocast) for training."),
-    patience: Optional[int] = typer.Option(None, "--patience", help="Early stopping after N epochs without dev gain (0: off; default: features 5, finetune off)."),
+    warmup_ratio: float = WarmupRatioOpt,
+    weight_decay: float = WeightDecayOpt,
+    max_grad_norm: float = MaxGradNormOpt,
+    layer_lr_decay: float = LayerLrDecayOpt,
+    freeze_epochs: int = FreezeEpochsOpt,
+    dtype: str = TrainDtypeOpt,
+    patience: Optional[int] = PatienceOpt("features 5, finetune off"),
     max_length: Optional[int] = MaxLengthOpt,
-    max_train: Optional[int] = typer.Option(None, "--max-train", help="Train on a seeded random subsample of this many sentences."),
-    seed: int = typer.Option(42, "--seed", help="Random seed."),
-    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint in --out."),
+    max_train: Optional[int] = MaxTrainOpt("a seeded random subsample of this many sentences"),
+    seed: int = SeedOpt,
+    resume: bool = ResumeOpt,
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="features: vector cache (default $BERTKIT_CACHE/contextual)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="features: do not read or write the vector cache."),
-    checkpoint_every: int = typer.Option(200, "--checkpoint-every", help="Steps between mid-epoch checkpoints (0: epoch ends only)."),
+    checkpoint_every: int = CheckpointEveryOpt,
+    threads: Optional[int] = ThreadsOpt,
     device: str = DeviceOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Train a tagger; writes the model directory, history.json and training_curves.png."""
     from bertkit.tagging.options import TagTrainOptions
     from bertkit.tagging.train import train_tagger
+    from bertkit.training.args import TRAIN_FLAGS
 
-    opts = TagTrainOptions(
-        train=train, out=str(out), dev=dev, mode=mode, head=head, model=model, layers=layers, layer_combine=layer_combine,
+    opts = build_args(
+        TagTrainOptions, None, train=train, out=str(out), dev=dev, mode=mode, head=head, model=model, layers=layers, layer_combine=layer_combine,
         subword=subword, epochs=epochs, lr=lr, batch_size=batch_size, dropout=dropout, lstm_hidden=lstm_hidden,
         warmup_ratio=warmup_ratio, weight_decay=weight_decay, max_grad_norm=max_grad_norm, layer_lr_decay=layer_lr_decay,
         freeze_epochs=freeze_epochs, dtype=dtype, patience=patience, max_length=max_length, max_train=max_train, seed=seed,
@@ -77,7 +83,11 @@ def train_command(
         checkpoint_every=checkpoint_every, progress=show_progress(),
     )
     check_output(out, "--out", directory=True)
-    with resume_hint(out):
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    with resume_hint(out), flags_for(**TRAIN_FLAGS):
         report = train_tagger(opts, log=_log)
     if as_json:
         print(json.dumps({"out": str(report.out), "labels": report.labels, "train_size": report.train_size, "dev_size": report.dev_size,

@@ -7,10 +7,8 @@ sections join once their shipped models exist.
 from __future__ import annotations
 
 import math
-
 from typing import Optional
 
-import numpy as np
 from rich.table import Table
 
 from bertkit.cli.options import ModelOpt, out_console
@@ -127,6 +125,8 @@ SECTIONS = [tour_embeddings, tour_inspect, tour_classification, tour_qa]
 
 def tour_command(model: Optional[str] = ModelOpt) -> None:
     """A short tour of bertkit's jobs on the default model (or --model)."""
-    np.set_printoptions(precision=3, suppress=True)
-    for section in SECTIONS:
-        section(model)
+    import numpy as np
+
+    with np.printoptions(precision=3, suppress=True):  # restored after: no process-wide state
+        for section in SECTIONS:
+            section(model)

@@ -1,29 +1,41 @@
-"""Text and token embeddings: pooling strategies, layer selection, the Embedder."""
+"""Text and token embeddings: pooling strategies, layer selection, the Embedder.
 
-from bertkit.embeddings.embedder import Embedder, EmbedStats, WordVectors, embed
-from bertkit.embeddings.layers import LayerSelection, parse_layers
-from bertkit.embeddings.pooling import (
-    POOLING_NAMES,
-    Pooling,
-    PoolingInput,
-    PoolingOutput,
-    build_pooling,
-    PoolingName,
-    pooling_names,
-)
+Names load on first use, so ``bertkit.embeddings.names`` (checked by the CLI before
+any model loads) does not pull in torch.
+"""
 
-__all__ = [
-    "Embedder",
-    "EmbedStats",
-    "WordVectors",
-    "embed",
-    "LayerSelection",
-    "parse_layers",
-    "POOLING_NAMES",
-    "PoolingName",
-    "Pooling",
-    "PoolingInput",
-    "PoolingOutput",
-    "build_pooling",
-    "pooling_names",
-]
+from __future__ import annotations
+
+import importlib
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "Embedder": "bertkit.embeddings.embedder",
+    "EmbedStats": "bertkit.embeddings.embedder",
+    "WordVectors": "bertkit.embeddings.embedder",
+    "embed": "bertkit.embeddings.embedder",
+    "LayerSelection": "bertkit.embeddings.layers",
+    "parse_layers": "bertkit.embeddings.layers",
+    "POOLING_NAMES": "bertkit.embeddings.pooling",
+    "PoolingName": "bertkit.embeddings.pooling",
+    "Pooling": "bertkit.embeddings.pooling",
+    "PoolingInput": "bertkit.embeddings.pooling",
+    "PoolingOutput": "bertkit.embeddings.pooling",
+    "build_pooling": "bertkit.embeddings.pooling",
+    "pooling_names": "bertkit.embeddings.pooling",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Import a public name on first use (PEP 562), then keep it as a plain attribute."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

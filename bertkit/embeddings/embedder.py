@@ -7,24 +7,29 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
+from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from bertkit.encoder.encoder import Encoder
 from bertkit.encoder.loading import resolve_model_dir
 from bertkit.embeddings.engine import build_backend
 from bertkit.engine.runtime import Runtime, model_key, probe_encoder, resolve_runtime
 from bertkit.embeddings.layers import LayerSelection, parse_layers
+from bertkit.embeddings.names import LONG_MODES
 from bertkit.embeddings.pooling import Pooling, build_pooling, split_pooling_spec
+from bertkit.embeddings.st_format import NORMALIZE, STPipeline, apply_steps, describe_steps, is_st_dir, read_st_pipeline, tokenizer_lowercases
 from bertkit.embeddings.windows import combine_windows, pool_pieces_to_words
 from bertkit.engine.backends import ONNX_ON_GPU
-from bertkit.errors import ParameterError, UsageError, choice_error
+from bertkit.engine.predictor import EvalReport
+from bertkit.embeddings.similarity import Embedding, check_scored_pairs, cosine_rows, spearman
+from bertkit.errors import ModelLoadError, ParameterError, UsageError, choice_error
+from bertkit.io.progress import progress_bar
+from bertkit.io.texts import check_texts
 
 __all__ = ["LONG_MODES", "EmbedStats", "WordVectors", "Embedder", "embed"]
-
-LONG_MODES = ("truncate", "window")
 
 
 @dataclass
@@ -54,12 +59,19 @@ class WordVectors:
 
 
 class Embedder:
-    """Encoder + layer selection + pooling. Reuse one object for repeated calls.
+    """Encoder + layer selection + pooling (+ Dense, Normalize). Reuse one object for repeated calls.
 
     >>> emb = Embedder(pooling="mean", normalize=True)      # backend/dtype/device "auto"
     >>> vectors = emb.embed(["a sentence", "another one"])  # (2, 384) float32
     >>> emb.runtime.backend, emb.runtime.dtype               # what runs, and .reason says why
     ('torch', 'bf16')
+
+    Without ``pooling``, a sentence-transformers directory (``modules.json``) is embedded
+    as its modules say: its pooling, Dense layers and Normalize, so the vectors are
+    ``SentenceTransformer(DIR).encode``'s (the packaged all-MiniLM-L6-v2 is one: mean +
+    Normalize); any other directory pools ``mean``. An explicit ``pooling`` replaces the
+    directory's pipeline (no Dense; normalised only with ``normalize=True``); ``normalize``
+    True/False adds or drops the final normalisation either way. ``.source`` says which.
 
     Thread-safe: many threads may call one Embedder at once and get the serial results.
     """
@@ -68,9 +80,9 @@ class Embedder:
         self,
         model: str | os.PathLike | None = None,
         *,
-        pooling: str = "mean",
+        pooling: str | None = None,
         layers: str | int = "-1",
-        normalize: bool = False,
+        normalize: bool | None = None,
         batch_size: int = 32,
         max_batch_tokens: int | None = None,
         max_length: int | None = None,
@@ -84,6 +96,10 @@ class Embedder:
         pooling_module: Pooling | None = None,
         progress: bool = False,
     ) -> None:
+        st = _st_pipeline(model, encoder, strict=pooling is None and pooling_module is None)
+        from_dir = pooling is None and pooling_module is None
+        if pooling is None:
+            pooling = pooling_module.spec if pooling_module is not None else st.pooling if st is not None else "mean"
         self.parts = split_pooling_spec(pooling)
         if long not in LONG_MODES:
             raise choice_error("long-text mode", long, LONG_MODES)
@@ -92,8 +108,14 @@ class Embedder:
         if max_batch_tokens is not None and max_batch_tokens < 1:
             raise UsageError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
         self._owns_encoder = encoder is None  # its weights may be released behind an ONNX backend
-        self.runtime, self.encoder = _runtime_and_encoder(model, encoder, backend, dtype, device, max_length)
+        source = st.encoder_dir if st is not None and encoder is None else model
+        self.runtime, self.encoder = _runtime_and_encoder(source, encoder, backend, dtype, device, max_length)
         self.layers: LayerSelection = parse_layers(layers, self.encoder.num_layers)
+        if "pooler" in self.parts and not self.layers.last_only:
+            raise ParameterError(
+                "layers", f"layers {layers!r} do not apply to pooling 'pooler' (the model's pooler reads the last layer's "
+                "first token); leave them out, or pool another way (cls, mean, max, ...)", "pooling",
+            )
         if pooling_module is None:
             # Untrained learned poolings start neutral (mean, uniform layers) whatever their
             # random parts; a fixed seed makes those parts, and so the ONNX cache key, repeatable.
@@ -107,7 +129,9 @@ class Embedder:
                 "use cls, mean, max, min, mean_sqrt_len, weighted_layer or attention"
             )
         self.pooling.to(self.encoder.device).eval()
-        self.normalize = normalize
+        self.steps, self.source = _steps_and_source(st, from_dir, self.pooling, normalize)
+        self.normalize = NORMALIZE in self.steps  # the output vectors have unit length
+        self.lowercase = st is not None and st.do_lower_case and not tokenizer_lowercases(self.encoder.tokenizer)
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.long = long
@@ -127,6 +151,32 @@ class Embedder:
         """Same as ``Embedder(model, **options)``: the shape every predictor shares."""
         return cls(model, **options)
 
+    TASK: ClassVar[str] = "embeddings"
+
+    def predict_batch(self, inputs: Sequence[str], *, batch_size: int | None = None) -> list[Embedding]:
+        """The protocol's batch method (:class:`bertkit.engine.predictor.Predictor`): one typed
+        :class:`~bertkit.embeddings.similarity.Embedding` per text (``embed`` gives the (N, D) array)."""
+        vectors = self.embed(inputs) if batch_size is None else self._with_batch_size(batch_size).embed(inputs)
+        return [Embedding(v) for v in vectors]
+
+    def evaluate(self, data: Sequence, *, batch_size: int | None = None) -> EvalReport:
+        """STS-style: Spearman correlation (x100) of the cosine similarity of each ``(text_a,
+        text_b, gold_score)`` row with its gold score."""
+        first, second, gold = check_scored_pairs(data)
+        emb = self if batch_size is None else self._with_batch_size(batch_size)
+        cosine = cosine_rows(emb.embed(first), emb.embed(second))
+        score = 100 * spearman(cosine, gold)
+        return EvalReport({"pairs": len(gold), "spearman_cosine": score}, {"spearman_cosine": score})
+
+    def _with_batch_size(self, batch_size: int) -> "Embedder":
+        if batch_size < 1:
+            raise ParameterError("batch_size", f"batch_size must be >= 1, got {batch_size}")
+        import copy
+
+        other = copy.copy(self)  # shares the encoder and backend; only the batch size differs
+        other.batch_size = batch_size
+        return other
+
     @property
     def backend(self):
         """The inference backend, built once on first use (an ONNX export can take seconds)."""
@@ -144,7 +194,8 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        return self.pooling.output_dim
+        dims = [s.out_features for s in self.steps if s != NORMALIZE]
+        return dims[-1] if dims else self.pooling.output_dim
 
     @property
     def needs_hidden_states(self) -> bool:
@@ -152,7 +203,7 @@ class Embedder:
 
     def _run(self, windows, desc: str):
         """Yield (window indices, batch, encoder output) over length-sorted batches (torch)."""
-        bar = tqdm(total=len(windows.features), desc=desc, unit="text", disable=not self.progress, leave=False)
+        bar = progress_bar(self.progress, total=len(windows.features), desc=desc, counts_as=windows.num_texts)
         with torch.inference_mode():
             for idx, batch in self.encoder.batches(windows, self.batch_size, self.max_batch_tokens):
                 out = self.encoder.forward(batch, hidden_states=self.needs_hidden_states)
@@ -176,17 +227,23 @@ class Embedder:
         """
         stats = self.last_stats = EmbedStats()
         chunk: list[str] = []
+        done = 0  # texts before this chunk: an error names the row in the whole stream
         for text in texts:
             chunk.append(text)
             if len(chunk) >= chunk_size:
-                yield chunk, self._embed_chunk(_check_texts(chunk), self.backend, stats)
+                yield chunk, self._embed_chunk(_check_texts(chunk, done), self.backend, stats)
+                done += len(chunk)
                 chunk = []
         if chunk:
-            yield chunk, self._embed_chunk(_check_texts(chunk), self.backend, stats)
+            yield chunk, self._embed_chunk(_check_texts(chunk, done), self.backend, stats)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text, special tokens included, before truncation."""
-        return self.encoder.count_tokens(_check_texts(texts))
+        return self.encoder.count_tokens(self._model_texts(_check_texts(texts)))
+
+    def _model_texts(self, texts: list[str]) -> list[str]:
+        """The texts as the model reads them: lower-cased when the directory's ``do_lower_case`` asks."""
+        return [t.lower() for t in texts] if self.lowercase else texts
 
     def check(self, texts: Sequence[str]):
         """Compare this embedder's runtime with torch fp32 on ``texts`` (the ``--check`` gate).
@@ -216,17 +273,15 @@ class Embedder:
 
     def _embed_chunk(self, texts: list[str], backend, stats: EmbedStats | None = None) -> np.ndarray:
         start = time.perf_counter()
-        windows = self.encoder.tokenize(texts, windows=self.long == "window", stride=self.stride)
-        window_vecs = np.zeros((len(windows.features), self.dim), dtype=np.float32)
-        bar = tqdm(total=len(windows.features), desc="embedding", unit="text", disable=not self.progress, leave=False)
+        windows = self.encoder.tokenize(self._model_texts(texts), windows=self.long == "window", stride=self.stride)
+        window_vecs = np.zeros((len(windows.features), self.pooling.output_dim), dtype=np.float32)
+        # one bar per call, or this chunk's share of the job's one bar (a JobProgress)
+        bar = progress_bar(self.progress, total=len(windows.features), desc="embedding", counts_as=len(texts))
         for idx, batch in self.encoder.batches(windows, self.batch_size, self.max_batch_tokens):
             window_vecs[idx] = backend.run(batch)
-            bar.update(len(idx))
+            bar.update(len(idx), tokens=int(batch["attention_mask"].sum()))
         bar.close()
-        result = self._combine(windows, window_vecs)
-        if self.normalize:
-            norms = np.linalg.norm(result, axis=1, keepdims=True)
-            result = result / np.maximum(norms, 1e-12)
+        result = apply_steps(self.steps, self._combine(windows, window_vecs))  # Dense, Normalize after pooling
         if stats is not None:
             stats.texts += len(texts)
             stats.tokens += int(sum(windows.lengths))
@@ -237,7 +292,7 @@ class Embedder:
     def _combine(self, windows, window_vecs: np.ndarray) -> np.ndarray:
         if len(windows.features) == windows.num_texts:
             order = np.empty(windows.num_texts, dtype=np.int64)
-            order[np.asarray(windows.sample)] = np.arange(len(windows.sample))
+            order[np.asarray(windows.sample, dtype=np.int64)] = np.arange(len(windows.sample))  # int even when empty
             return window_vecs[order]
         counts = np.asarray(windows.lengths, dtype=np.float64)
         rules = self.pooling.window_rules()  # (width, rule) per block, as the pooling states
@@ -253,7 +308,7 @@ class Embedder:
         texts = _check_texts(texts)
         start = time.perf_counter()
         windows = self.encoder.tokenize(
-            texts, windows=self.long == "window", stride=self.stride, word_ids=True, offsets=True
+            self._model_texts(texts), windows=self.long == "window", stride=self.stride, word_ids=True, offsets=True
         )
         states: list[np.ndarray | None] = [None] * len(windows.features)
         for idx, batch, out in self._run(windows, "embedding words"):
@@ -279,14 +334,46 @@ class Embedder:
         return result
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        texts = [texts]
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise UsageError(f"text {i} is {type(t).__name__}, expected str")
-    return texts
+def _check_texts(texts: Sequence[str], start: int = 0) -> list[str]:
+    """A list of valid texts (one string is one text); a non-string or a lone surrogate is
+    refused naming its row (``start`` + index), see :func:`bertkit.io.texts.check_texts`."""
+    return check_texts(texts, start=start)
+
+
+def _st_pipeline(model, encoder: Encoder | None, *, strict: bool) -> STPipeline | None:
+    """The sentence-transformers pipeline of the model's directory, or None for a plain one."""
+    if encoder is not None:
+        path = encoder.path
+    else:
+        from bertkit.modeldir import default_model_dir
+
+        path = default_model_dir() if model is None else Path(model).expanduser()
+    return read_st_pipeline(path, strict=strict) if path.is_dir() and is_st_dir(path) else None
+
+
+def _label(path: Path) -> str:
+    from bertkit.modeldir import DEFAULT_MODEL_NAME, default_model_dir
+
+    return DEFAULT_MODEL_NAME if path.resolve() == default_model_dir().resolve() else str(path)
+
+
+def _steps_and_source(st: STPipeline | None, from_dir: bool, pooling: Pooling, normalize: bool | None) -> tuple[tuple, str]:
+    """(steps after pooling, one line saying where the pipeline comes from)."""
+    if st is not None and from_dir:
+        piped = st.require().with_normalize(normalize)
+        dense = [s for s in piped.steps if s != NORMALIZE]
+        if dense and dense[0].in_features != pooling.output_dim:
+            raise ModelLoadError(
+                f"{st.directory}: the first Dense takes {dense[0].in_features} features but the pooling "
+                f"{pooling.spec} gives {pooling.output_dim}"
+            )
+        note = "" if normalize is None else f"; normalize={normalize} given"
+        return piped.steps, f"{describe_steps(pooling.spec, piped.steps)} (the sentence-transformers modules of {_label(st.directory)}{note})"
+    steps = (NORMALIZE,) if normalize else ()
+    where = "default" if from_dir else "given"
+    if st is not None and st.pooling is not None:
+        where += f"; the directory's sentence-transformers pipeline ({describe_steps(st.pooling, st.steps)}) is not used"
+    return steps, f"{describe_steps(pooling.spec, steps)} ({where})"
 
 
 def embed(texts: Sequence[str], model: str | os.PathLike | None = None, **options) -> np.ndarray:

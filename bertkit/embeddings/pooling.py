@@ -31,13 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal, get_args
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from bertkit.embeddings import functional as F
-from bertkit.errors import UsageError, choice_error
+from bertkit.embeddings.names import POOLING_NAMES, PoolingName, pooling_names, split_pooling_spec  # torch-free, checked before loading
+from bertkit.errors import UsageError
 
 __all__ = [
     "PoolingName",
@@ -50,8 +51,6 @@ __all__ = [
     "split_pooling_spec",
 ]
 
-PoolingName = Literal["cls", "mean", "max", "min", "mean_sqrt_len", "pooler", "weighted_layer", "attention"]
-POOLING_NAMES: tuple[str, ...] = get_args(PoolingName)
 
 
 @dataclass
@@ -114,10 +113,6 @@ def _strategy(name: PoolingName) -> Callable:
         return cls
 
     return decorate
-
-
-def pooling_names() -> list[str]:
-    return list(POOLING_NAMES)
 
 
 class _Statistic(Pooling):
@@ -245,19 +240,6 @@ class CombinedPooling(Pooling):
         outs = [p(inputs) for p in self.parts]
         weights = next((o.token_weights for o in outs if o.token_weights is not None), None)
         return PoolingOutput(torch.cat([o.vector for o in outs], dim=-1), token_weights=weights)
-
-
-def split_pooling_spec(spec: str) -> list[str]:
-    """Validate ``spec`` ("mean", "mean+max") and return its parts."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise choice_error("pooling", spec, pooling_names())
-    parts = [p.strip() for p in spec.split("+")]
-    for p in parts:
-        if p not in _POOLINGS:
-            raise choice_error("pooling", p, pooling_names())
-    if len(set(parts)) != len(parts):
-        raise UsageError(f"pooling {spec!r} repeats a strategy")
-    return parts
 
 
 def build_pooling(spec: str, hidden_size: int, num_layers: int, *, layer_start: int | None = None) -> Pooling:

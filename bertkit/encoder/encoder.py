@@ -20,8 +20,9 @@ from bertkit.encoder.batching import length_sorted_batches, pad_batch
 from bertkit.encoder.forward import EncoderOutput, run_encoder
 from bertkit.encoder.loading import load_model, load_tokenizer
 from bertkit.errors import BertkitWarning, UsageError, choice_error
+from bertkit.io.texts import check_texts
 
-__all__ = ["DTYPES", "EncoderOutput", "Windows", "Encoder", "cpu_has_native_bf16", "resolve_device"]
+__all__ = ["DTYPES", "EncoderOutput", "Windows", "Encoder", "cpu_has_native_bf16", "has_token_types", "resolve_device"]
 
 DTYPES = ("fp32", "bf16", "fp16")
 
@@ -32,6 +33,12 @@ def cpu_has_native_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # pragma: no cover - older torch builds
         return False
+
+
+def has_token_types(config) -> bool:
+    """Whether the model has a token-type table (BERT, ELECTRA, ALBERT: yes; DistilBERT, ModernBERT
+    and DeBERTa-v2 with ``type_vocab_size`` 0: no, and their ``token_type_ids`` are not fed)."""
+    return int(getattr(config, "type_vocab_size", 0) or 0) > 0
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -68,6 +75,8 @@ class Encoder:
 
     ``model`` is a local Hugging Face directory; ``None`` loads the packaged
     all-MiniLM-L6-v2. ``dtype`` "bf16"/"fp16" runs the forward pass under autocast.
+    ``task`` ("classifier", "qa", "tagger") loads a transformers task checkpoint whole:
+    ``task_model`` is the model with its head, ``model`` its bare encoder.
     """
 
     def __init__(
@@ -78,6 +87,7 @@ class Encoder:
         dtype: str = "fp32",
         max_length: int | None = None,
         lazy: bool = False,
+        task: str | None = None,
     ) -> None:
         if dtype not in DTYPES:
             raise choice_error("dtype", dtype, DTYPES)
@@ -94,12 +104,17 @@ class Encoder:
         self._lock = threading.Lock()  # guards the lazy model and the transformers tokenizer call
         self._truncating = None  # a private copy of the Rust tokenizer, set up to truncate
         self._counting = None  # and one that never truncates (count_tokens)
-        if lazy:  # config and tokenizer now, the weights on first use of .model
+        self._cutter = None  # cuts long texts by characters before truncating (textcut.py)
+        self.task = task  # a transformers task checkpoint loaded whole (bertkit.encoder.taskheads)
+        self.task_model = None  # then: the whole task model; ``model`` is its bare encoder
+        if lazy and task is None:  # config and tokenizer now, the weights on first use of .model
             meta = load_tokenizer(model)
             self._model = None
             self._config = meta.config
         else:
-            meta = load_model(model)
+            meta = load_model(model, task)
+            if meta.task_model is not None:
+                self.task_model = meta.task_model.to(self.device)
             self._model = meta.model.to(self.device)
             self._config = meta.model.config
         self.path = meta.path
@@ -110,6 +125,7 @@ class Encoder:
         self.max_length = self._check_max_length(max_length)
         self.input_keys = [
             k for k in ("input_ids", "token_type_ids", "attention_mask") if k in self.tokenizer.model_input_names
+            and (k != "token_type_ids" or has_token_types(self._config))
         ]
         if "attention_mask" not in self.input_keys:
             self.input_keys.append("attention_mask")
@@ -122,7 +138,7 @@ class Encoder:
         if model is None:
             with self._lock:
                 if self._model is None:
-                    self._model = load_model(self.path).model.to(self.device).eval()
+                    self._model = load_model(self.path, self.task).model.to(self.device).eval()
                 model = self._model
         return model
 
@@ -173,7 +189,13 @@ class Encoder:
         tokenizer strategy (default ``only_second`` for pairs, which fails when the first
         text alone is too long; classification passes ``longest_first``).
         """
-        texts = list(texts)
+        texts = check_texts(texts)  # a lone surrogate: one InputError naming the row, not the tokenizer's TypeError
+        if pairs is not None:
+            pairs = check_texts(pairs, what="second text")
+        elif not windows:
+            texts = self._cut(texts)  # a 50 MB line: only a prefix is tokenised, with the same tokens
+        if not texts:  # nothing to tokenize (transformers' batch call fails on an empty batch)
+            return Windows([], [], 0)
         if stride is None:
             stride = self.max_length // 4
         if pairs is None and not (windows or word_ids or offsets or sequence_ids or truncation):
@@ -205,6 +227,19 @@ class Encoder:
         wids = [enc.word_ids(k) for k in keep] if word_ids else []
         sids = [enc.sequence_ids(k) for k in keep] if sequence_ids else []
         return Windows(feats, [mapping[k] for k in keep], len(texts), len(truncated), wids, sids)
+
+    def _cut(self, texts: list[str]) -> list[str]:
+        """Long texts cut by characters where that keeps their truncated tokens (see textcut.py)."""
+        cutter = self._cutter
+        if cutter is None or cutter.max_length != self.max_length:
+            backend = getattr(self.tokenizer, "_tokenizer", None)
+            if backend is None or getattr(self.tokenizer, "truncation_side", "right") != "right":
+                return texts
+            from bertkit.encoder.textcut import PrefixCutter
+
+            with self._lock:  # the shared tokenizer is read while no transformers call changes it
+                cutter = self._cutter = PrefixCutter(backend, self.max_length)
+        return cutter.cut(texts)
 
     def _encode_truncated(self, texts: list[str]) -> Windows | None:
         """The common case (single texts, truncated) straight through the Rust tokenizer.
@@ -263,6 +298,7 @@ class Encoder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text (special tokens included) before any truncation."""
+        texts = check_texts(texts)
         backend = getattr(self.tokenizer, "_tokenizer", None)
         if backend is not None and hasattr(backend, "encode_batch"):
             counter = self._counting

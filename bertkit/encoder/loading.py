@@ -1,27 +1,26 @@
 """Resolve and load a tokenizer and encoder from a local Hugging Face directory.
 
-Never touches the network (offline mode is forced), loads weights only from
-safetensors (never unpickles), and turns every failure into one line that names the
-path tried and what to do.
+Never touches the network (every ``from_pretrained`` is ``local_files_only=True``; no
+environment variable is set), loads weights only from safetensors (never unpickles),
+checks the config against the weights' headers and the memory before allocating
+(:mod:`bertkit.encoder.sizecheck`), and turns every failure into one line that names the
+path tried and what to do. A task checkpoint saved by transformers (``...ForSequence
+Classification`` and the like) loads whole with ``task=`` (:mod:`bertkit.encoder.taskheads`).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from bertkit.encoder.quiet import quiet_loading
+from bertkit.errors import ModelLoadError
+from bertkit.modeldir.paths import DEFAULT_MODEL_NAME, default_model_dir  # one helper for every default model
 
-from bertkit.errors import ModelLoadError  # noqa: E402
-from bertkit.modeldir.paths import DEFAULT_MODEL_NAME, default_model_dir  # noqa: E402  (one helper for every default model)
-
-__all__ = ["DEFAULT_MODEL_NAME", "default_model_dir", "resolve_model_dir", "refuse_custom_code", "LoadedModel", "load_model", "LoadedTokenizer", "load_tokenizer"]
+__all__ = ["DEFAULT_MODEL_NAME", "default_model_dir", "resolve_model_dir", "read_config_json", "refuse_custom_code", "LoadedModel",
+           "load_model", "LoadedTokenizer", "load_tokenizer"]
 
 _PICKLE_WEIGHTS = ("pytorch_model.bin", "tf_model.h5", "model.ckpt.index", "flax_model.msgpack")
 
@@ -36,14 +35,9 @@ def resolve_model_dir(model: str | os.PathLike | None) -> Path:
         )
     if not path.is_dir():
         raise ModelLoadError(f"model path {path} is a file; --model expects a Hugging Face model directory")
-    config = path / "config.json"
-    if not config.is_file():
+    if not (path / "config.json").is_file():
         raise ModelLoadError(f"model directory {path} has no config.json; it is not a Hugging Face model directory")
-    try:
-        raw = json.loads(config.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"{config}: not valid JSON ({exc})") from None
-    refuse_custom_code(path, raw)
+    refuse_custom_code(path, read_config_json(path))
     if not any(path.glob("*.safetensors")):
         pickled = [n for n in _PICKLE_WEIGHTS if (path / n).exists()]
         if pickled:
@@ -53,6 +47,18 @@ def resolve_model_dir(model: str | os.PathLike | None) -> Path:
             )
         raise ModelLoadError(f"model directory {path} has no *.safetensors weights")
     return path
+
+
+def read_config_json(path: Path) -> dict:
+    """``path/config.json`` as a dict (one line when it is not valid JSON)."""
+    config = Path(path) / "config.json"
+    try:
+        raw = json.loads(config.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise ModelLoadError(f"{config}: not valid JSON ({_one_line(exc)})") from None
+    if not isinstance(raw, dict):
+        raise ModelLoadError(f"{config}: expected a JSON object")
+    return raw
 
 
 _CUSTOM_CODE_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json")
@@ -98,6 +104,7 @@ class LoadedModel:
     model: object  # a transformers PreTrainedModel (the bare encoder)
     has_pooler: bool
     max_length: int
+    task_model: object | None = None  # the whole task model (with its head) when loaded with task=
 
 
 def _default_max_length(path: Path, tokenizer, config) -> int:
@@ -131,21 +138,19 @@ class LoadedTokenizer:
 def load_tokenizer(model: str | os.PathLike | None = None) -> LoadedTokenizer:
     """Config and fast tokenizer of a local directory, validated; the weights are not read."""
     path = resolve_model_dir(model)
-    import transformers
     from transformers import AutoConfig, AutoTokenizer
 
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
-        config = AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+        with quiet_loading():
+            config = AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=False)
     except Exception as exc:  # noqa: BLE001 - any failure is the user's directory
         raise ModelLoadError(f"{path}/config.json could not be read as a model config: {_one_line(exc)}") from None
     vocab_files = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
     if not any((path / name).is_file() for name in vocab_files):
         raise ModelLoadError(f"{path}: no tokenizer files (expected tokenizer.json or vocab.txt / vocab.json)")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False, use_fast=True)
+        with quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False, use_fast=True)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: no usable tokenizer ({_one_line(exc)})") from None
     if len(tokenizer) <= 8:
@@ -157,42 +162,48 @@ def load_tokenizer(model: str | os.PathLike | None = None) -> LoadedTokenizer:
 
 def _checkpoint_has_pooler(path: Path) -> bool:
     """Whether the safetensors files hold pooler weights (read from their headers only)."""
-    from safetensors import safe_open
+    from bertkit.encoder.sizecheck import header_shapes
 
-    try:
-        for file in sorted(path.glob("*.safetensors")):
-            with safe_open(str(file), framework="pt") as handle:
-                if any("pooler" in key for key in handle.keys()):
-                    return True
-    except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"{path}: the weights could not be loaded ({_one_line(exc)})") from None
-    return False
+    return any("pooler" in key for key in header_shapes(path))
 
 
-def load_model(model: str | os.PathLike | None = None) -> LoadedModel:
-    """Load tokenizer and bare encoder (AutoTokenizer / AutoModel) from a local directory."""
-    from transformers import AutoModel
+def load_model(model: str | os.PathLike | None = None, task: str | None = None) -> LoadedModel:
+    """Load tokenizer and bare encoder (AutoTokenizer / AutoModel) from a local directory.
+
+    ``task`` ("classifier", "qa", "tagger") loads a transformers task checkpoint whole
+    (``AutoModelFor...``): ``model`` is then its bare encoder, ``task_model`` the whole
+    model, and head weights missing from the checkpoint are refused.
+    """
+    from bertkit.encoder.sizecheck import check_weights_fit
+    from bertkit.encoder.taskheads import auto_class
 
     meta = load_tokenizer(model)
     path = meta.path
+    if task is None:
+        from transformers import AutoModel as auto
+    else:
+        auto = auto_class(task)
+    check_weights_fit(path, meta.config, auto)  # before anything is allocated
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            encoder, info = AutoModel.from_pretrained(
+        with quiet_loading():
+            loaded, info = auto.from_pretrained(
                 path, config=meta.config, local_files_only=True, trust_remote_code=False, use_safetensors=True, output_loading_info=True
             )
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(f"{path}: the weights could not be loaded ({_one_line(exc)})") from None
+    encoder = loaded if task is None else loaded.base_model
+    prefix = "" if task is None else f"{loaded.base_model_prefix}."
     missing = set(info.get("missing_keys", []))
     core_missing = [k for k in missing if "pooler" not in k]
     if core_missing:
+        what = "encoder" if all(k.startswith(prefix) for k in core_missing) else "head"
         raise ModelLoadError(
-            f"{path}: the checkpoint lacks {len(core_missing)} encoder weights (e.g. {sorted(core_missing)[0]}); "
+            f"{path}: the checkpoint lacks {len(core_missing)} {what} weights (e.g. {sorted(core_missing)[0]}); "
             "it does not match its config.json"
         )
     has_pooler = getattr(encoder, "pooler", None) is not None and not any("pooler" in k for k in missing)
-    encoder.eval()
-    return LoadedModel(path, meta.tokenizer, encoder, has_pooler, meta.max_length)
+    loaded.eval()
+    return LoadedModel(path, meta.tokenizer, encoder, has_pooler, meta.max_length, loaded if task is not None else None)
 
 
 def _one_line(exc: BaseException) -> str:

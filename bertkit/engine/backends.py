@@ -93,7 +93,8 @@ class OnnxBackend:
 
     def __init__(self, path: Path, input_names: list[str], threads: int | None = None) -> None:
         self.session = ort_session(path, threads)
-        self.input_names = list(input_names)
+        graph_inputs = {i.name for i in self.session.get_inputs()}  # an input the model ignores is pruned by the export
+        self.input_names = [n for n in input_names if n in graph_inputs]
 
     def run_all(self, batch: dict[str, torch.Tensor]) -> list[np.ndarray]:
         """Every output of the graph, in export order."""

@@ -7,7 +7,8 @@ classifier (ids -> probabilities), a span head (ids -> start and end logits).
 
 - fp32: ``torch.onnx.export`` of the eager attention, with dynamic batch and sequence
   axes, then ONNX Runtime's transformer optimiser (fused attention, LayerNorm and GELU)
-  where it applies.
+  for the model types it was built for, checked against the plain graph
+  (:mod:`bertkit.engine.onnx_optimize`; ``ExportInfo.fusion`` says what it did).
 - int8: dynamic quantisation of the fp32 graph's weights (per channel, QInt8).
 
 The cache key hashes the module's own weights (every parameter and buffer, learned
@@ -22,6 +23,7 @@ file, a flipped bit) is exported again with a one-line warning.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -29,6 +31,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ import torch
 from torch import nn
 
 from bertkit.encoder.fingerprint import cache_root as bertkit_cache_root
+from bertkit.engine.onnx_optimize import Fusion, fuse_graph
 from bertkit.errors import BertkitWarning, ModelLoadError, UsageError
 from bertkit.modeldir import CONFIG_FILE, finish_writing, read_model_dir
 
@@ -48,7 +52,7 @@ __all__ = [
 
 ONNX_DTYPES = ("fp32", "int8")
 OPSET = 17
-EXPORT_VERSION = 4  # bump when the export recipe changes (4: the one EncoderGraph, model-directory format)
+EXPORT_VERSION = 5  # bump when the export recipe changes (4: the one EncoderGraph, model-directory format; 5: checked fusion)
 
 
 @dataclass
@@ -76,6 +80,7 @@ class ExportInfo:
     calibration_agreement: float | None = None  # classifier int8: share of calibration texts labelled as fp32 does
     calibration_f1: float | None = None  # span int8: F1 of its calibration answers against fp32's
     refused: str | None = None  # why int8 was refused on real data (recorded by evaluate)
+    fusion: str | None = None  # what ONNX Runtime's transformer optimiser did, or why it was skipped (one line)
 
 
 def read_export_info(directory: Path) -> ExportInfo:
@@ -138,10 +143,15 @@ def _sha256_of(path: str, size: int, mtime_ns: int, sha256_file) -> str:
     return sha256_file(Path(path))
 
 
-def _sample_inputs(input_names: list[str]) -> tuple[torch.Tensor, ...]:
-    ids = torch.tensor([[101, 7592, 2088, 102, 0], [101, 2023, 2003, 1037, 102]]) % 1000
-    mask = (torch.arange(5)[None] < torch.tensor([[4], [5]])).long()
-    types = torch.tensor([[0, 0, 1, 1, 0], [0, 0, 0, 1, 1]])
+def _sample_inputs(input_names: list[str], config=None) -> tuple[torch.Tensor, ...]:
+    """Two padded rows for tracing, valid for ``config`` (ids inside its vocabulary, token
+    type 1 only where the model has a second token type)."""
+    vocab = int(getattr(config, "vocab_size", 0) or 1000)
+    ids = torch.tensor([[101, 7592, 2088, 102, 0], [101, 2023, 2003, 1037, 102]]) % min(vocab, 1000)  # (2, 5)
+    mask = (torch.arange(5)[None] < torch.tensor([[4], [5]])).long()  # (2, 5)
+    types = torch.tensor([[0, 0, 1, 1, 0], [0, 0, 0, 1, 1]])  # (2, 5)
+    if int(getattr(config, "type_vocab_size", 2) or 0) < 2:
+        types = torch.zeros_like(types)
     values = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
     return tuple(values[n] for n in input_names)
 
@@ -150,59 +160,63 @@ def _hf_models(module: nn.Module) -> list[nn.Module]:
     return [m for m in module.modules() if hasattr(m, "set_attn_implementation") and hasattr(m, "config")]
 
 
-def _export_fp32(module: nn.Module, input_names: list[str], output_names: list[str], path: Path) -> bool:
+def _export_fp32(module: nn.Module, input_names: list[str], output_names: list[str], path: Path) -> Fusion:
     dynamic = {n: {0: "batch", 1: "sequence"} for n in input_names}
     for n in output_names:
         dynamic[n] = {0: "batch"}
     raw = path.with_name("raw.onnx")
     models = _hf_models(module)
     previous = [getattr(m.config, "_attn_implementation", None) for m in models]
-    # Export the eager attention: ORT's optimiser fuses its pattern into one Attention op.
+    # Export the eager attention: ORT's optimiser fuses its pattern into one Attention op, and
+    # every architecture has it (ModernBERT's unpadded flash path and SDPA's masks trace worse).
     for m in models:
         m.set_attn_implementation("eager")
     try:
-        with torch.no_grad():  # its warnings are filtered once, at import (below): catch_warnings is not thread-safe
+        with torch.no_grad(), _tracer_quiet():
             torch.onnx.export(
-                module.eval(), _sample_inputs(input_names), str(raw), input_names=input_names,
+                module.eval(), _sample_inputs(input_names, models[0].config if models else None), str(raw), input_names=input_names,
                 output_names=output_names, dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
             )
     finally:
         for m, impl in zip(models, previous):
             if impl is not None:
                 m.set_attn_implementation(impl)
-    try:  # fuse attention / LayerNorm / GELU where the graph matches ORT's patterns
-        from onnxruntime.transformers import optimizer
-
-        cfg = models[0].config if models else None
-        opt = optimizer.optimize_model(
-            str(raw), model_type="bert", num_heads=int(getattr(cfg, "num_attention_heads", 0) or 0),
-            hidden_size=int(getattr(cfg, "hidden_size", 0) or 0), opt_level=1,
-        )
-        opt.save_model_to_file(str(path))
-        raw.unlink()
-        return True
-    except Exception:  # noqa: BLE001 - optimisation is best effort; the plain graph is correct
-        raw.replace(path)
-        return False
+    try:  # fuse attention / LayerNorm / GELU where ORT's optimiser is known to apply, and checked
+        return fuse_graph(raw, path, models[0].config if models else None, input_names)
+    finally:
+        raw.unlink(missing_ok=True)
 
 
 _GELU_OPS = ("Gelu", "BiasGelu", "FastGelu", "QuickGelu")
+_ACTIVATION_OPS = {*_GELU_OPS, "Erf", "Tanh"}  # an unfused GELU (Erf or tanh form), or a GeGLU gate
 
 
 def _after_gelu(model) -> list[str]:
-    """MatMuls fed by a GELU (the feed-forward down-projections).
+    """MatMuls fed by a GELU (the feed-forward down-projections), fused or not.
 
     Their inputs have the widest range of any activation, so per-tensor dynamic uint8
     quantisation of them costs the most accuracy; keeping them in fp32 lifts the mean
-    cosine to fp32 of all-MiniLM-L6-v2 from ~0.990 to ~0.994 (bench/engine.py).
+    cosine to fp32 of all-MiniLM-L6-v2 from ~0.990 to ~0.994 (bench/engine.py). A MatMul
+    counts when a GELU-type op (or the Erf / Tanh of an unfused one) is among the
+    producers of its input, at most four element-wise steps up: that covers the unfused
+    ``x * 0.5 * (1 + erf(x / sqrt 2))`` (DeBERTa-v2) and ModernBERT's GeGLU ``gelu(a) * b``.
     """
     producer = {out: node for node in model.graph.node for out in node.output}
-    names = []
-    for node in model.graph.node:
-        if node.op_type == "MatMul" and node.input and node.input[0] in producer:
-            if producer[node.input[0]].op_type in _GELU_OPS or "/output/dense/" in node.name and "attention" not in node.name:
-                names.append(node.name)
-    return names
+
+    def fed_by_gelu(name: str, depth: int) -> bool:
+        node = producer.get(name)
+        if node is None:
+            return False
+        if node.op_type in _ACTIVATION_OPS:
+            return True
+        if depth == 0 or node.op_type not in ("Mul", "Add", "Div"):
+            return False
+        return any(fed_by_gelu(i, depth - 1) for i in node.input)
+
+    return [
+        node.name for node in model.graph.node
+        if node.op_type == "MatMul" and node.input and fed_by_gelu(node.input[0], 4)
+    ]
 
 
 def _quantize(src: Path, dst: Path) -> None:
@@ -211,29 +225,51 @@ def _quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     keep_fp32 = _after_gelu(onnx.load(str(src), load_external_data=False))
-    quantize_dynamic(
-        str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8, nodes_to_exclude=keep_fp32,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
-    )
+    with _quantiser_quiet():
+        quantize_dynamic(
+            str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8, nodes_to_exclude=keep_fp32,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
+        )
 
 
-# What tracing a transformers model for ONNX says every time (the export is checked against
-# torch after the fact instead), silenced by message, once at import, in every thread.
-warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"(transformers|bertkit)\.")
-warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
-warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export", category=DeprecationWarning)
+# Exports and quantisations run one at a time: what they silence (below) is silenced for
+# the duration of one export only and put back after, never for the process.
+_QUIET_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _tracer_quiet():
+    """What tracing a transformers model for ONNX says every time (the export is checked
+    against torch after the fact instead), silenced by message inside the block only."""
+    with _QUIET_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"(transformers|bertkit)\.")
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
+        warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export", category=DeprecationWarning)
+        yield
 
 
 class _QuantiserAdvice(logging.Filter):
     """Drops the advice ORT's quantiser logs through the root logger ("consider
-    pre-processing"), in every thread, without touching the root logger's level."""
+    pre-processing"), without touching the root logger's level."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.levelno < logging.ERROR and f"onnxruntime{os.sep}quantization" in record.pathname)
 
 
-if not any(isinstance(f, _QuantiserAdvice) for f in logging.getLogger().filters):
-    logging.getLogger().addFilter(_QuantiserAdvice())  # once, at import
+@contextlib.contextmanager
+def _quantiser_quiet():
+    """:class:`_QuantiserAdvice` on the root logger (and its handlers) inside the block only."""
+    root = logging.getLogger()
+    quiet = _QuantiserAdvice()
+    with _QUIET_LOCK:
+        targets = [root, *root.handlers]
+        for target in targets:
+            target.addFilter(quiet)
+        try:
+            yield
+        finally:
+            for target in targets:
+                target.removeFilter(quiet)
 
 
 def export_onnx(
@@ -271,13 +307,17 @@ def export_onnx(
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
         fp32 = work / "model.onnx"
-        optimized = _export_fp32(module, input_names, output_names, fp32)
+        fusion = _export_fp32(module, input_names, output_names, fp32)
+        if fusion.notice:
+            warnings.warn(f"ONNX export for {kind}: {fusion.reason}", BertkitWarning, stacklevel=2)
         model_file = "model.onnx"
         if dtype == "int8":
             _quantize(fp32, work / "model_int8.onnx")
             fp32.unlink()
             model_file = "model_int8.onnx"
-        info = ExportInfo(kind, model_file, dtype, list(input_names), list(output_names), max_length, key, optimized, **details)
+        info = ExportInfo(
+            kind, model_file, dtype, list(input_names), list(output_names), max_length, key, fusion.fused, fusion=fusion.reason, **details
+        )
         finish_writing(work, info)
         shutil.rmtree(target, ignore_errors=True)  # a stale or incomplete entry
         os.replace(work, target)

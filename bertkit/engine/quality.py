@@ -7,8 +7,10 @@ drift (mean cosine below ``INT8_MIN_MEAN_COSINE``) is refused for int8.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads on first use: the CLI reads the gate for its --help
+    import numpy as np
 
 __all__ = ["INT8_MIN_MEAN_COSINE", "INT8_MAX_METRIC_DROP", "CALIBRATION_TEXTS", "Agreement", "agreement"]
 
@@ -60,6 +62,8 @@ class Agreement:
 
 def agreement(reference: np.ndarray, candidate: np.ndarray) -> Agreement:
     """Row-wise cosine between two (N, D) arrays. Zero rows count as cosine 1 with each other."""
+    import numpy as np
+
     ref = reference.astype(np.float64)
     cand = candidate.astype(np.float64)
     num = (ref * cand).sum(1)

@@ -203,13 +203,14 @@ def resolve_runtime(
         where = "GPU"
     if probe is None:
         return Runtime(*fallback, dev, f"auto: {where}, no probe possible")
-    result = _cached_probe(probe, dev, model, features, cache_dir)
+    result, cost = _cached_probe(probe, dev, model, features, cache_dir)
+    cost = f"; {cost}" if cost else ""  # the first load says what the probe cost (later loads read the cache)
     if result.mean_cosine < AUTO_MIN_COSINE:
-        return Runtime(*fallback, dev, f"auto: bf16 drifts on this model (cosine {result.mean_cosine:.5f} < {AUTO_MIN_COSINE})")
+        return Runtime(*fallback, dev, f"auto: bf16 drifts on this model (cosine {result.mean_cosine:.5f} < {AUTO_MIN_COSINE}){cost}")
     if result.speedup <= 1.0:
-        return Runtime(*fallback, dev, f"auto: bf16 not faster here ({result.speedup:.2f}x fp32)")
+        return Runtime(*fallback, dev, f"auto: bf16 not faster here ({result.speedup:.2f}x fp32){cost}")
     return Runtime(
-        "torch", "bf16", dev, f"auto: {where}, bf16 {result.speedup:.1f}x fp32 at cosine {result.mean_cosine:.5f}"
+        "torch", "bf16", dev, f"auto: {where}, bf16 {result.speedup:.1f}x fp32 at cosine {result.mean_cosine:.5f}{cost}"
     )
 
 
@@ -234,35 +235,49 @@ def _device(device: str, backend: str, dtype: str, cuda: bool | None) -> str:
     return str(dev)
 
 
+def _version(*distributions: str) -> str:
+    """An installed distribution's version, read from its metadata (nothing is imported)."""
+    from importlib import metadata
+
+    for name in distributions:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "none"
+
+
 def _cache_key(device: str, model: str | None, features: CpuFeatures | None) -> str:
-    import onnxruntime
     import torch
-    import transformers
 
     feats = features or cpu_features()
-    parts = [PROBE_VERSION, feats.model, sorted(feats.flags), device, torch.__version__, transformers.__version__,
-             onnxruntime.__version__, model]
+    parts = [PROBE_VERSION, feats.model, sorted(feats.flags), device, torch.__version__, _version("transformers"),
+             _version("onnxruntime", "onnxruntime-gpu"), model]
     if device != "cpu" and torch.cuda.is_available():
         parts.append(torch.cuda.get_device_name(device))
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
-def _cached_probe(probe: Callable[[str], Probe], device: str, model: str | None, features, cache_dir) -> Probe:
-    """The probe's result from the disk cache, or measured now and stored."""
+def _cached_probe(probe: Callable[[str], Probe], device: str, model: str | None, features, cache_dir) -> tuple[Probe, str]:
+    """The probe's result from the disk cache (and ``""``), or measured now, stored, and
+    what it cost (``"probe 3.1 s, cached"``)."""
     path = (cache_dir or runtime_cache_dir()) / f"{_cache_key(device, model, features)}.json"
     try:
-        return Probe(**json.loads(path.read_text()))
+        return Probe(**json.loads(path.read_text())), ""
     except (OSError, ValueError, TypeError):
         pass
+    start = time.perf_counter()
     result = probe(device)
-    if model is not None:
-        from bertkit.io.atomic import atomic_write_text
+    cost = f"probe {time.perf_counter() - start:.1f} s"
+    if model is None:
+        return result, f"{cost}, not cached (no model key)"
+    from bertkit.io.atomic import OutputError, atomic_write_text
 
-        try:
-            atomic_write_text(path, json.dumps({**asdict(result)}) + "\n")
-        except OSError:  # a read-only cache only costs a probe next time
-            pass
-    return result
+    try:
+        atomic_write_text(path, json.dumps({**asdict(result)}) + "\n")
+    except (OSError, OutputError):  # a read-only cache only costs a probe next time
+        return result, f"{cost}, not cached ({path.parent} is not writable)"
+    return result, f"{cost}, cached"
 
 
 def measure(run_fp32: Callable[[], object], run_bf16: Callable[[], object], repeats: int = 3) -> tuple[float, float]:

@@ -10,9 +10,13 @@ output intact and no temporary file left behind.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import fcntl
 import os
 import secrets
+import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +24,7 @@ from bertkit.errors import BertkitError
 
 __all__ = [
     "DIR_MODE", "FILE_MODE", "OutputError", "atomic_path", "temp_sibling", "atomic_write_bytes", "atomic_write_text", "check_output",
-    "check_not_input", "set_file_mode", "output_error",
+    "check_not_input", "set_file_mode", "output_error", "exchange_paths", "output_lock", "link_tree",
 ]
 
 
@@ -159,3 +163,104 @@ def check_not_input(output: str | os.PathLike, option: str, *inputs: str | os.Pa
                 same = os.path.samefile(out, src)
         if same:
             raise OutputError(f"{option} {output} is the input file {source}; writing it would destroy the input. Choose another output path")
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_NO_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EXDEV}
+
+
+def exchange_paths(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns False where the system or the file system cannot (the caller falls back to two
+    renames); raises OSError for any other failure."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(os.fspath(a)), _AT_FDCWD, os.fsencode(os.fspath(b)), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), os.fspath(a))
+
+
+_HELD: dict[str, list] = {}  # resolved lock path -> [fd, depth]: this process's output locks
+_HELD_GUARD = threading.Lock()
+
+
+def _lock_file(target: Path) -> Path:
+    return target.parent / f".{target.name}.lock"
+
+
+@contextlib.contextmanager
+def output_lock(target: str | os.PathLike, option: str = "--out") -> Iterator[Path]:
+    """Hold an exclusive lock on writing ``target`` (``flock`` on ``.NAME.lock`` beside it).
+
+    A second process asking for the same target gets one :class:`OutputError` line naming
+    the process that holds it; the same process may nest the lock (a training run holds it
+    while its final save takes it again). The lock goes with the process, even when killed.
+    """
+    target = Path(target).expanduser()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise (output_error(exc, target) or exc) from None
+    key = str(_lock_file(target.resolve()))
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+    if held is None:
+        held = [_acquire(Path(key), target, option), 1]
+        with _HELD_GUARD:
+            _HELD[key] = held
+    try:
+        yield target
+    finally:
+        with _HELD_GUARD:
+            held[1] -= 1
+            release = held[1] == 0
+            if release:
+                del _HELD[key]
+        if release:
+            os.close(held[0])  # closing the descriptor releases the flock
+
+
+def _acquire(lock: Path, target: Path, option: str) -> int:
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise (output_error(exc, lock) or exc) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise OutputError(f"{option} {target} is being written by another bertkit process (pid {holder}); "
+                          "wait for it to finish or choose another directory") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
+
+
+def link_tree(source: str | os.PathLike, target: str | os.PathLike, *, skip: tuple[str, ...] = ()) -> None:
+    """Copy the tree ``source`` to the new ``target`` as hard links (copies across devices),
+    leaving out hidden names and the top-level names in ``skip``. Files written later are
+    replaced by rename, never changed in place, so the links never alter ``source``."""
+    source, target = Path(source), Path(target)
+
+    def ignore(directory: str, names: list[str]) -> list[str]:
+        top = Path(directory) == source
+        return [n for n in names if n.startswith(".") or (top and n in skip)]
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, ignore=ignore, copy_function=link, dirs_exist_ok=True)

@@ -1,4 +1,4 @@
-"""Read texts (and labelled records) from .txt, .csv, .tsv, .jsonl files or stdin.
+"""Read texts (and labelled records) from .txt, .csv, .tsv, .jsonl, .parquet files or stdin.
 
 Every error names the file, and where it applies the line and the field, in one line.
 Readers are generators so that large inputs can be streamed; ``read_texts`` and
@@ -15,11 +15,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bertkit.errors import InputError, UsageError
+from bertkit.errors import InputError, UsageError, did_you_mean
+from bertkit.io.texts import invalid_character
 
 __all__ = ["FORMATS", "detect_format", "decode_line", "json_record", "iter_records", "read_records", "iter_texts", "read_texts"]
 
-FORMATS = (".txt", ".csv", ".tsv", ".jsonl")
+FORMATS = (".txt", ".csv", ".tsv", ".jsonl", ".parquet")  # .parquet: bertkit.io.parquet
+MAX_LINE_BYTES = 100 * 2**20  # one line of a text file: a longer one is refused, never read whole
 csv.field_size_limit(2**31 - 1)
 
 
@@ -51,7 +53,12 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
         stream = open(p, "rb")
         close = True
     try:
-        for number, raw in enumerate(stream, start=1):
+        for number, raw in enumerate(iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise InputError(
+                    f"{path}, line {number}: longer than {MAX_LINE_BYTES:,} bytes; bertkit reads lines up to that size "
+                    "(split it into shorter lines)"
+                )
             yield number, decode_line(raw, path, number)
     finally:
         if close:
@@ -74,6 +81,11 @@ def iter_records(path: str, columns: Sequence[str], optional: Sequence[str] = ()
     if fmt == ".jsonl":
         yield from _iter_jsonl(path, columns, optional)
         return
+    if fmt == ".parquet":
+        from bertkit.io.parquet import iter_parquet
+
+        yield from iter_parquet(path, columns, optional)
+        return
     yield from _iter_delimited(path, columns, optional, "\t" if fmt == ".tsv" else ",")
 
 
@@ -94,7 +106,7 @@ def json_record(line: str, path: str, number: int, columns: Sequence[str], optio
     record = {"_line": number}
     for col in columns:
         if col not in obj:
-            raise InputError(f"{path}, line {number}: missing field {col!r}; fields present: {', '.join(obj) or '(none)'}")
+            raise InputError(f"{path}, line {number}: missing field {col!r}; fields present: {', '.join(obj) or '(none)'}{did_you_mean(col, list(obj))}")
         record[col] = _as_text(obj[col], path, number, col)
     for col in optional:
         if col in obj and obj[col] is not None:
@@ -104,6 +116,12 @@ def json_record(line: str, path: str, number: int, columns: Sequence[str], optio
 
 def _as_text(value: object, path: str, number: int, col: str) -> str:
     if isinstance(value, str):
+        pos = invalid_character(value)  # a \ud800 escape without its pair decodes to a lone surrogate
+        if pos is not None:
+            raise InputError(
+                f"{path}, line {number}: field {col!r} has an invalid character U+{ord(value[pos]):04X} at position {pos} "
+                "(a lone surrogate, from an unpaired \\ud800-\\udfff escape); it is not valid Unicode text"
+            )
         return value
     if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
         raise InputError(f"{path}, line {number}: field {col!r} must be a string or number, got {json.dumps(value)[:40]}")
@@ -123,7 +141,7 @@ def _iter_delimited(path: str, columns: Sequence[str], optional: Sequence[str], 
     header = [h.strip() for h in header]
     missing = [c for c in columns if c not in header]
     if missing:
-        raise InputError(f"{path}: unknown column {missing[0]!r}; columns in the header: {', '.join(header)}")
+        raise InputError(f"{path}: unknown column {missing[0]!r}; columns in the header: {', '.join(header)}{did_you_mean(missing[0], header)}")
     index = {c: header.index(c) for c in list(columns) + [c for c in optional if c in header]}
 
     # Re-join physical lines for quoted CSV fields that span lines.

@@ -10,10 +10,16 @@
                         manifest itself and hidden names (work directories, temp files)
       ...              the task's own files (weights, encoder/, members/<name>/, ...)
 
-Saving: :func:`start_writing` removes the manifest (the directory is incomplete from
-then on), the task writes its files, :func:`finish_writing` writes the config and then
-the manifest, both atomically. So a directory with a manifest is complete, and any file
-changed after saving, the config included (swapped labels, say), is refused on load.
+Saving: every writer goes through :func:`writing_model_dir`, which holds the output's
+lock (a second writer of the same directory is refused, naming its pid), builds the new
+directory in a hidden sibling (``.NAME.<random>.tmp``) and swaps it in whole at the end
+(``renameat2(RENAME_EXCHANGE)`` on Linux, two renames elsewhere), so a kill at any moment
+leaves the old model or the new one, never a mix. Inside it, :func:`start_writing` marks
+the work directory incomplete, the task writes its files, and :func:`finish_writing`
+writes the config and then the manifest, both atomically. So a directory with a manifest
+is complete, and any file changed after saving, the config included (swapped labels,
+say), is refused on load. :func:`rewrite_model_dir` changes a few files of a complete
+directory the same way (the others hard-linked into the new one).
 
 Loading: :func:`read_model_dir` verifies the manifest (every listed file present and
 unchanged, no unlisted file a loader would read) and parses the config with its types
@@ -23,20 +29,22 @@ checked. Directories written before this format are read through
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from bertkit.errors import ModelLoadError
-from bertkit.io.atomic import atomic_write_text
+from bertkit.io.atomic import atomic_write_text, exchange_paths, link_tree, output_error, output_lock, temp_sibling
 from bertkit.io.files import set_file_modes, sha256_file
 from bertkit.modeldir.legacy import LEGACY_FILES, read_legacy
 from bertkit.modeldir.schema import check_relative, config_from_dict, config_to_json
 
 __all__ = [
     "CONFIG_FILE", "MANIFEST_FILE", "MANIFEST_FORMAT", "start_writing", "finish_writing", "read_model_dir",
-    "verify_manifest", "member_dir", "check_relative", "convert_model_dir",
+    "verify_manifest", "member_dir", "check_relative", "convert_model_dir", "writing_model_dir", "rewrite_model_dir",
 ]
 
 CONFIG_FILE = "bertkit.json"
@@ -46,6 +54,90 @@ MANIFEST_VERSION = 1
 # Files a loader (transformers, safetensors, peft, ONNX Runtime) may read: one that the
 # manifest does not list is refused rather than silently used.
 _LOADABLE_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".onnx", ".py", ".bin", ".pt", ".pth", ".pkl", ".h5", ".msgpack")
+
+
+def _save_step(step: str) -> None:
+    """Called at each step of a swap (``complete``, ``exchanged``, ``aside``, ``renamed``,
+    ``removed``) and of :func:`finish_writing` (``files``): a no-op that tests replace
+    to kill a process at that step."""
+
+
+@contextlib.contextmanager
+def writing_model_dir(target: str | os.PathLike, option: str = "--out") -> Iterator[Path]:
+    """The one way to write a model directory: yield a new hidden work directory beside
+    ``target``; once the block has written it (ending with :func:`finish_writing`) swap
+    it in for ``target`` whole. On an error (or a signal) the work directory is removed
+    and ``target`` is untouched; a kill leaves the old directory or the new one."""
+    target = Path(target).expanduser()
+    if target.exists() and not target.is_dir():
+        raise ModelLoadError(f"{target} is a file; a model directory is needed")
+    with output_lock(target, option):
+        _tidy(target)
+        stage = temp_sibling(target)
+        try:
+            stage.mkdir(mode=0o755)
+            yield stage
+            if not (stage / MANIFEST_FILE).is_file():
+                raise RuntimeError(f"writing {target}: the work directory was never finished (finish_writing)")
+            _swap_in(stage, target)
+        except BaseException as exc:
+            shutil.rmtree(stage, ignore_errors=True)
+            failure = output_error(exc, target) if isinstance(exc, OSError) else None
+            if failure is not None:
+                raise failure from None
+            raise
+
+
+@contextlib.contextmanager
+def rewrite_model_dir(directory: str | os.PathLike, option: str = "--model") -> Iterator[Path]:
+    """Change a complete model directory as a whole: yield a work copy (files hard-linked,
+    so cheap; replace files there, never edit them in place) that is swapped in at the end."""
+    directory = Path(directory).expanduser()
+    with writing_model_dir(directory, option) as stage:
+        link_tree(directory, stage, skip=(MANIFEST_FILE,))
+        yield stage
+
+
+def _swap_in(stage: Path, target: Path) -> None:
+    """Put the complete ``stage`` at ``target``; the old directory (if any) is removed."""
+    _save_step("complete")
+    if not target.exists():
+        os.rename(stage, target)
+        _save_step("renamed")
+    elif exchange_paths(stage, target):  # one atomic step: target is new, stage holds the old
+        _save_step("exchanged")
+        shutil.rmtree(stage, ignore_errors=True)
+    else:  # two renames: between them only the hidden .old sibling holds the old model
+        aside = target.parent / f".{target.name}.{stage.name.split('.')[-2]}.old"
+        os.rename(target, aside)
+        _save_step("aside")
+        os.rename(stage, target)
+        _save_step("renamed")
+        shutil.rmtree(aside, ignore_errors=True)
+    _save_step("removed")
+
+
+def _tidy(target: Path) -> None:
+    """Under the lock, clear what a killed writer of ``target`` left: its work directories and
+    a swapped-out old copy; with ``target`` missing (killed between the two renames), the
+    new directory if it was complete, else the old one, goes back to ``target``."""
+    leftovers = [p for pattern in (f".{target.name}.*.tmp", f".{target.name}.*.old")
+                 for p in sorted(target.parent.glob(pattern)) if p.is_dir() and not p.is_symlink()]
+    if not target.exists():
+        complete = [p for p in leftovers if p.suffix == ".tmp" and (p / MANIFEST_FILE).is_file()]
+        old = [p for p in leftovers if p.suffix == ".old"]
+        for candidate in complete + old:
+            os.rename(candidate, target)
+            leftovers.remove(candidate)
+            break
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def interrupted_save(directory: Path) -> Path | None:
+    """The old copy a save killed between its two renames left beside ``directory``, if any."""
+    found = sorted(directory.parent.glob(f".{directory.name}.*.old"))
+    return found[0] if found else None
 
 
 def start_writing(directory: str | os.PathLike) -> Path:
@@ -62,6 +154,7 @@ def finish_writing(directory: str | os.PathLike, config) -> Path:
     """Write ``config`` as bertkit.json, then the manifest over every file (atomically, last)."""
     directory = Path(directory)
     (directory / MANIFEST_FILE).unlink(missing_ok=True)
+    _save_step("files")
     atomic_write_text(directory / CONFIG_FILE, config_to_json(config))
     files = {rel: sha256_file(directory / rel) for rel in _listed_files(directory)}
     set_file_modes(directory, files)  # safetensors / transformers / peft write their files 0600
@@ -126,6 +219,9 @@ def read_model_dir(directory: str | os.PathLike, cls, *, hint: str = ""):
     tail = f"; {hint}" if hint else ""
     if not directory.is_dir():
         what = "is a file, not" if directory.exists() else "does not exist; expected"
+        old = None if directory.exists() else interrupted_save(directory)
+        if old is not None:
+            tail = f"; a save into it was interrupted and the previous model is at {old} (rename it back, or rerun the command)"
         raise ModelLoadError(f"{directory} {what} a bertkit {cls.TASK} model directory{tail}")
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
@@ -167,7 +263,8 @@ def convert_model_dir(directory: str | os.PathLike, cls) -> Path:
         return directory
     for member in getattr(config, "members", []):
         convert_model_dir(member_dir(directory, member), cls)
-    start_writing(directory)  # drops an old QA manifest: incomplete until the new one is written
-    for name in LEGACY_FILES:
-        (directory / name).unlink(missing_ok=True)
-    return finish_writing(directory, config)
+    with rewrite_model_dir(directory) as stage:
+        for name in LEGACY_FILES:
+            (stage / name).unlink(missing_ok=True)
+        finish_writing(stage, config)
+    return directory

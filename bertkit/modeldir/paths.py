@@ -10,7 +10,7 @@ __all__ = ["DEFAULT_MODEL_NAME", "SHIPPED_MODELS", "default_model_dir"]
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # task -> directory under bertkit/models/ (the encoder comes from its own package)
-SHIPPED_MODELS = {"classifier": "sentiment", "qa": "qa"}
+SHIPPED_MODELS = {"classifier": "sentiment", "qa": "qa", "rerank": "rerank"}
 
 
 def default_model_dir(task: str = "encoder") -> Path:

@@ -53,9 +53,22 @@ def split_words(tokenizer, texts: Sequence[str]) -> WordSplit:
             import re
 
             pieces = [(m.group(), m.span()) for m in re.finditer(r"\S+", text)]
-        words.append([w for w, _ in pieces])
-        offsets.append([(int(a), int(b)) for _, (a, b) in pieces])
+        spans = [_trimmed(text, int(a), int(b)) for _, (a, b) in pieces]
+        spans = [(a, b) for a, b in spans if a < b]
+        # the words as written (a SentencePiece or byte-level pre-tokenizer marks them with
+        # "▁" / "Ġ" and counts the space before a word as its own): text[a:b], spaces trimmed
+        words.append([text[a:b] for a, b in spans])
+        offsets.append(spans)
     return WordSplit(words, offsets)
+
+
+def _trimmed(text: str, a: int, b: int) -> tuple[int, int]:
+    """The span ``a:b`` of ``text`` without leading or trailing whitespace."""
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
 
 
 def _as_word_lists(batch, tokenizer) -> WordSplit:

@@ -1,5 +1,9 @@
 """QA models on the engine: the span model exported to ONNX (ids -> start and end logits),
-with the int8 gate on F1."""
+with the int8 gate on F1.
+
+The engine imports the prediction code (its gate answers the calibration questions);
+:mod:`bertkit.qa.predict` knows engines only by their shape (``LogitsEngine``), so the two
+modules do not import each other."""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ from bertkit.engine.tasks import TaskExport, metric_gate, task_backend
 from bertkit.errors import UsageError
 from bertkit.encoder.forward import EncoderOutput
 from bertkit.engine.graph import EncoderGraph
+from bertkit.qa.calibration import CALIBRATION_QA
+from bertkit.qa.metric import squad_v1
 from bertkit.qa.model import QAModel, SpanHead, span_logits
 from bertkit.qa.modeldir import QAConfig
+from bertkit.qa.predict import answer_questions
 
 __all__ = ["SpanLogits", "span_graph", "SpanEngine", "calibration_f1"]
 
@@ -86,10 +93,6 @@ class SpanEngine:
 def calibration_f1(model: QAModel, config: QAConfig, engine: SpanEngine | None) -> float:
     """SQuAD F1 (0-100) on the built-in calibration questions, always giving the best span."""
     import math
-
-    from bertkit.qa.calibration import CALIBRATION_QA
-    from bertkit.qa.metric import squad_v1
-    from bertkit.qa.predict import answer_questions
 
     questions = [q for q, _, _ in CALIBRATION_QA]
     contexts = [c for _, c, _ in CALIBRATION_QA]

@@ -7,20 +7,17 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bertkit.engine.quality import INT8_MAX_METRIC_DROP
 from bertkit.engine.tasks import metric_gate, record_refusal
 from bertkit.errors import ParameterError
 from bertkit.io.atomic import atomic_write_text
 from bertkit.qa.metric import squad_v1, squad_v2
+from bertkit.qa.engine import SpanEngine
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import QAConfig
 from bertkit.qa.predict import answer_questions
 from bertkit.qa.squad import SquadData
-
-if TYPE_CHECKING:
-    from bertkit.qa.engine import SpanEngine
 
 __all__ = ["EvalResult", "evaluate_squad", "metrics_at", "squad_references", "write_predictions"]
 
@@ -34,6 +31,11 @@ class EvalResult:
     questions_truncated: int = 0
     windows: int = 0
     int8_gate: dict | None = None  # int8 runs: F1 on torch fp32 and on int8
+
+    def to_dict(self) -> dict:
+        """The report as plain JSON types (the protocol's ``Report``)."""
+        return {"metrics": dict(self.metrics), "version_2": self.version_2, "questions_truncated": self.questions_truncated,
+                "windows": self.windows, "int8_gate": self.int8_gate, "predictions": dict(self.predictions)}
 
     @property
     def f1(self) -> float:

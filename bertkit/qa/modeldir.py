@@ -7,31 +7,40 @@
                             (all of them, or only the top ``train_layers`` layers)
     manifest.json           the sha256 of every file, the config included (written last)
 
-The base encoder is named in the config (``default`` = the packaged all-MiniLM-L6-v2),
-so a model that trained only its top layers is small enough to ship in the package.
-A directory without a manifest, with a file whose hash differs, or whose tensors do not
-match the config is refused. Directories of the older layout (``qa_config.json``) load
-through :mod:`bertkit.modeldir.legacy`.
+The base encoder is named in the config (``default`` = the packaged all-MiniLM-L6-v2,
+or a directory) and identified by the sha256 of its weights (``base_sha256``, filled in
+by :func:`save_qa_model`): a base that differs is refused with one line naming both
+hashes. So a model that trained only its top layers is small enough to ship in the
+package. A directory without a manifest, with a file whose hash differs, or whose
+tensors do not match the config is refused. Directories of the older layout
+(``qa_config.json``) load through :mod:`bertkit.modeldir.legacy`.
+
+A transformers ``AutoModelForQuestionAnswering`` directory (its ``qa_outputs`` layer)
+loads as it is through :func:`load_hf_qa_model`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
 
 from bertkit.encoder.encoder import Encoder
+from bertkit.encoder.fingerprint import check_base, weights_sha256
+from bertkit.encoder.taskheads import TokenLogits
 from bertkit.errors import ModelLoadError
 from bertkit.io.atomic import atomic_path
 from bertkit.modeldir import CONFIG_FILE, MANIFEST_FILE, default_model_dir, finish_writing, read_model_dir, start_writing
 from bertkit.qa.model import QAModel
 
-__all__ = ["QAConfig", "CONFIG_FILE", "WEIGHTS_FILE", "MANIFEST_FILE", "save_qa_model", "load_qa_model", "load_weights_into", "read_config"]
+__all__ = ["QAConfig", "CONFIG_FILE", "WEIGHTS_FILE", "MANIFEST_FILE", "CheckpointSpanHead", "save_qa_model", "load_qa_model",
+           "load_hf_qa_model", "load_weights_into", "read_config"]
 
 WEIGHTS_FILE = "qa_weights.safetensors"
 WEIGHT_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -43,6 +52,7 @@ class QAConfig:
     SCHEMA_VERSION: ClassVar[int] = 1
 
     base_model: str = "default"  # "default" (packaged all-MiniLM-L6-v2) or a model directory
+    base_sha256: str | None = None  # the base's weights (bertkit.encoder.fingerprint.weights_sha256); None: bertkit <= 0.1
     max_length: int = 384
     doc_stride: int = 128
     max_question_length: int = 64
@@ -66,8 +76,15 @@ def _base_for_encoder(base_model: str) -> str | None:
     return None if base_model == "default" else base_model
 
 
+def _base_dir(base_model: str) -> Path:
+    return default_model_dir() if base_model == "default" else Path(base_model).expanduser()
+
+
 def save_qa_model(model: QAModel, config: QAConfig, out_dir: str | os.PathLike) -> Path:
-    """Write the trained tensors (in ``config.weights_dtype``), the config and the manifest."""
+    """Write the trained tensors (in ``config.weights_dtype``), the config (naming the base
+    encoder by its weights' sha256) and the manifest."""
+    if config.base_sha256 is None:
+        config = replace(config, base_sha256=weights_sha256(model.wrapped.path))
     out = start_writing(out_dir)  # incomplete until the manifest is back
     dtype = WEIGHT_DTYPES[config.weights_dtype]
     params = dict(model.named_parameters())
@@ -91,6 +108,9 @@ def load_qa_model(
 ) -> tuple[QAModel, QAConfig]:
     """Load a QA model directory (None: the packaged default) onto ``device``."""
     path, config = read_config(directory)
+    if config.base_sha256 is not None:  # directories of bertkit 0.1 do not name it
+        name = "the installed all-MiniLM-L6-v2" if config.base_model == "default" else "the base encoder"
+        check_base(path, config.base_sha256, _base_dir(config.base_model), name)
     encoder = Encoder(_base_for_encoder(config.base_model), device=device, dtype=dtype, max_length=config.max_length)
     model = QAModel(encoder)
     load_weights_into(model, path, config)
@@ -118,3 +138,38 @@ def load_weights_into(model: QAModel, path: Path, config: QAConfig) -> None:
                     f"{path / WEIGHTS_FILE}: {name} has shape {tuple(tensor.shape)}, the base model expects {tuple(params[name].shape)}"
                 )
             params[name].copy_(tensor.to(params[name].dtype))
+
+
+class CheckpointSpanHead(nn.Module):
+    """A transformers QA checkpoint's own head (``qa_outputs``, after ModernBERT's prediction
+    head) in the span head's shape. # (B, T, H) -> start (B, T), end (B, T)"""
+
+    def __init__(self, logits: TokenLogits) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, hidden: Tensor) -> tuple[Tensor, Tensor]:
+        logits = self.logits(hidden)  # (B, T, 2)
+        return logits[..., 0], logits[..., 1]
+
+
+def load_hf_qa_model(directory: str | os.PathLike, *, device: str = "auto", dtype: str = "fp32") -> tuple[QAModel, QAConfig]:
+    """A transformers ``AutoModelForQuestionAnswering`` directory as it is: its encoder through
+    bertkit's one forward, its ``qa_outputs`` as the span head. It always gives its best span
+    (``version_2`` off: a checkpoint does not say whether it learned "no answer")."""
+    path = Path(directory).expanduser()
+    encoder = Encoder(path, device=device, dtype=dtype, task="qa")
+    task_model = encoder.task_model
+    if int(task_model.config.num_labels) != 2:
+        raise ModelLoadError(f"{path}/config.json: a question-answering head has 2 outputs (start, end), not {task_model.config.num_labels}")
+    encoder.max_length = min(384, encoder.max_length)
+    stride = min(128, encoder.max_length // 4)
+    question = min(64, max(1, encoder.max_length - stride - 4) // 2)
+    config = QAConfig(
+        base_model=str(path), base_sha256=weights_sha256(path), max_length=encoder.max_length, doc_stride=stride,
+        max_question_length=question, training={"source": "transformers", "architecture": type(task_model).__name__},
+    )
+    model = QAModel(encoder)
+    model.head = CheckpointSpanHead(TokenLogits(task_model, str(path)))
+    model.eval()
+    return model, config

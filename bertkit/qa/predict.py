@@ -4,24 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from bertkit.errors import InputError, ParameterError
+from bertkit.io.progress import progress_bar
 from bertkit.qa.decode import Decoded, decode_spans
 from bertkit.qa.features import QAFeatures, build_features
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import QAConfig
 
-if TYPE_CHECKING:
-    from bertkit.qa.engine import SpanEngine
-
-__all__ = ["MAX_BATCH_TOKENS", "Predictions", "window_logits", "check_questions", "answer_questions"]
+__all__ = ["MAX_BATCH_TOKENS", "LogitsEngine", "Predictions", "window_logits", "check_questions", "answer_questions"]
 
 MAX_BATCH_TOKENS = 2048  # padded tokens per batch (fastest on this CPU for 384-token windows)
+
+
+class LogitsEngine(Protocol):
+    """Where windows become logits (:class:`bertkit.qa.engine.SpanEngine` is the one there is;
+    this module only needs its shape, so the engine may import this module and not back)."""
+
+    dtype: str
+
+    def logits(self, batch: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass
@@ -45,7 +51,7 @@ def window_logits(
     batch_size: int = 32,
     progress: bool = False,
     max_tokens: int | None = MAX_BATCH_TOKENS,
-    engine: SpanEngine | None = None,
+    engine: LogitsEngine | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Start and end logits of every window, each trimmed to the window's length.
 
@@ -60,7 +66,7 @@ def window_logits(
     was_training = model.training
     if was_training:  # a model mid-training; a loaded one is already in eval mode (never toggled: thread-safe)
         model.eval()
-    with torch.inference_mode(), tqdm(total=len(features), unit="window", disable=not progress, leave=False) as bar:
+    with torch.inference_mode(), progress_bar(progress, total=len(features), desc="answering", unit="window") as bar:  # bool or a JobProgress
         for idx, batch in encoder.batches(features.windows, batch_size, max_tokens):
             if engine is None:
                 start, end = model(batch)  # (B, T) each
@@ -108,7 +114,7 @@ def answer_questions(
     max_answer_length: int | None = None,
     null_threshold: float | None = None,
     progress: bool = False,
-    engine: SpanEngine | None = None,
+    engine: LogitsEngine | None = None,
 ) -> Predictions:
     """Decode the best answers (n-best candidates) for each (question, context) pair.
 

@@ -9,13 +9,16 @@ saved model holds only what changed (small enough to ship).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import torch
+from pydantic import Field
 
 from bertkit.encoder.batching import pad_batch
 from bertkit.encoder.encoder import Encoder
@@ -23,29 +26,36 @@ from bertkit.errors import InputError, ParameterError
 from bertkit.qa.evaluate import EvalResult, evaluate_squad, metrics_at
 from bertkit.qa.features import QAFeatures, build_features, check_lengths
 from bertkit.qa.model import QAModel
-from bertkit.qa.modeldir import WEIGHT_DTYPES, QAConfig, load_weights_into, read_config, save_qa_model
+from bertkit.qa.modeldir import QAConfig, load_weights_into, read_config, save_qa_model
 from bertkit.qa.squad import SquadData, read_squad
 from bertkit.qa.threshold import choose_null_threshold, with_threshold
+from bertkit.training.outdir import training_lock
+from bertkit.modeldir import writing_model_dir
 from bertkit.training import TrainConfig, Trainer, TrainResult, ddp, grouped_batches, plot_training_curves, seed_everything
+from bertkit.training.args import TrainArgs
+from bertkit.training.checkpoint import NOT_SHAPING
 
-__all__ = ["QATrainArgs", "QATrainOutcome", "train_qa"]
+__all__ = ["QATrainArgs", "QATrainOutcome", "train_qa", "WORK_DIR"]
+
+WORK_DIR = ".train"  # checkpoints and best weights of a run, inside the output directory
 
 
-@dataclass
-class QATrainArgs:
-    epochs: int = 2
-    lr: float = 5e-5
-    batch_size: int = 32
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    dtype: str = "fp32"  # fp32 or bf16 autocast
-    seed: int = 42
-    train_layers: int | None = None  # top encoder layers trained (None: all, embeddings included)
-    weights_dtype: str = "fp32"  # dtype of the saved tensors (fp16 halves the size)
-    checkpoint_every: int = 200
-    eval_batch_size: int = 64
-    limit: int | None = None  # use only the first N training questions (quick runs)
+class QATrainArgs(TrainArgs):
+    """The shared :class:`~bertkit.training.args.TrainArgs` with QA's defaults (2 epochs,
+    lr 5e-5, 32 windows a step, no early stopping) and QA's own fields."""
+
+    epochs: int | None = Field(2, ge=1)
+    lr: float | None = Field(5e-5, gt=0)
+    batch_size: int | None = Field(32, ge=1)
+    train_layers: int | None = Field(None, ge=0)  # top encoder layers trained (None: all, embeddings included)
+    weights_dtype: Literal["fp32", "fp16", "bf16"] = "fp32"  # dtype of the saved tensors (fp16 halves the size)
+    eval_batch_size: int = Field(64, ge=1)
+    max_train: int | None = Field(None, ge=1)  # use only the first N training questions (quick runs)
+
+    def __init__(self, **data) -> None:
+        if "limit" in data:  # the former name of max_train
+            data["max_train"] = data.pop("limit")
+        super().__init__(**data)
 
 
 @dataclass
@@ -78,23 +88,9 @@ class _Batches(Sequence):
 
 def _resume_args(args: QATrainArgs, config: QAConfig, base, init, train_path) -> dict:
     """The arguments a resumed run must share with its checkpoint (model shape, batches, data)."""
-    shaping = {k: v for k, v in asdict(args).items() if k not in ("checkpoint_every", "eval_batch_size", "weights_dtype")}
+    shaping = {k: v for k, v in args.model_dump().items() if k not in ("eval_batch_size", "weights_dtype", *NOT_SHAPING)}
     shaping.update({k: v for k, v in asdict(config).items() if k not in ("training", "null_threshold", "weights_dtype")})
     return {**shaping, "base": base, "init": init, "train": train_path}
-
-
-def _check_args(args: QATrainArgs, config: QAConfig) -> None:
-    if args.epochs < 1:
-        raise ParameterError("epochs", f"epochs must be >= 1, got {args.epochs}")
-    if args.lr <= 0:
-        raise ParameterError("lr", f"lr must be > 0, got {args.lr}")
-    if args.dtype not in ("fp32", "bf16"):
-        raise ParameterError("dtype", f"training dtype must be fp32 or bf16, got {args.dtype!r}")
-    if args.weights_dtype not in WEIGHT_DTYPES:
-        raise ParameterError("weights_dtype", f"weights_dtype must be one of {', '.join(WEIGHT_DTYPES)}, got {args.weights_dtype!r}")
-    if args.train_layers is not None and args.train_layers < 0:
-        raise ParameterError("train_layers", f"train_layers must be >= 0 (or 'all'), got {args.train_layers}")
-    check_lengths(config.max_length, config.doc_stride, config.max_question_length)
 
 
 def train_qa(
@@ -107,9 +103,9 @@ def train_qa(
     config: QAConfig | None = None,
     args: QATrainArgs | None = None,
     init: str | os.PathLike | None = None,
-    resume: bool = False,
-    device: str = "auto",
-    progress: bool = False,
+    resume: bool | None = None,
+    device: str | None = None,
+    progress: bool | None = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> QATrainOutcome:
     """Train on ``train_path`` (SQuAD JSON), evaluate on ``dev_path`` each epoch, save to ``out_dir``.
@@ -121,21 +117,33 @@ def train_qa(
     ``init`` starts from a trained QA model directory (its head and trained layers) on the
     same base encoder, e.g. to continue training for another epoch. ``config`` and
     ``args`` are read, never changed: the outcome holds the config that was saved.
+    ``resume``, ``device`` and ``progress`` override the fields of ``args`` when given.
+
+    ``out_dir`` is locked for the run (a second run into it is refused); checkpoints go to
+    ``out_dir/.train`` and the model directory is swapped in whole at the end.
     """
     config = config or QAConfig()
     args = args or QATrainArgs()
-    _check_args(args, config)
+    given = {"resume": resume, "device": device, "progress": progress}
+    args = args.updated(**{k: v for k, v in given.items() if v is not None})
+    check_lengths(config.max_length, config.doc_stride, config.max_question_length)
+    with training_lock(out_dir):
+        return _train_locked(train_path, out_dir, dev_path, threshold_path, base, config, args, init, log)
+
+
+def _train_locked(train_path, out_dir, dev_path, threshold_path, base, config: QAConfig, args: QATrainArgs, init, log) -> QATrainOutcome:
+    progress = args.progress
     rank = ddp.setup()  # under torchrun: join the group (and pin this rank's GPU) before loading
     if not rank.main:
         log, progress = (lambda message: None), False
     train = read_squad(train_path)
     dev = read_squad(dev_path) if dev_path is not None else None
     held_out = read_squad(threshold_path) if threshold_path is not None else None
-    examples = [e for e in train.examples if e.trainable][: args.limit]
+    examples = [e for e in train.examples if e.trainable][: args.max_train]
     if not examples:
         raise InputError(f"{train_path}: no usable training questions")
     seed_everything(args.seed)
-    model, init_config = _build_model(base, device, config, args, init)
+    model, init_config = _build_model(base, args.device, config, args, init)
     config = replace(  # a copy: what this run trains
         config, base_model=_base_name(base), version_2=train.version_2, train_layers=args.train_layers,
         weights_dtype=args.weights_dtype,
@@ -144,7 +152,7 @@ def train_qa(
     features = _train_features(model.wrapped, examples, config, log)
     run = _Run(train_path, dev_path, base, init, init_config, len(examples), threshold_path, held_out)
     trainer = _trainer(model, features, config, args, dev, run, out_dir, progress, log)
-    result = trainer.fit(resume=resume)
+    result = trainer.fit(resume=args.resume)
     if not rank.main:  # rank 0 evaluates and writes the model directory
         return QATrainOutcome(model, config, result, train, features)
     return _save(model, config, args, result, train, features, dev, run, out_dir)
@@ -228,12 +236,10 @@ def _trainer(model: QAModel, features: QAFeatures, config: QAConfig, args: QATra
         lambda m, batch: m.loss(m.to_device_batch(batch)),
         evaluate if dev is not None else None,
         TrainConfig(
-            epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
-            max_grad_norm=args.max_grad_norm, dtype=args.dtype, metric=metric, seed=args.seed,
-            checkpoint_every=args.checkpoint_every, encoder_prefix="encoder.", num_layers=encoder.num_layers,
+            **args.trainer_fields(), metric=metric, encoder_prefix="encoder.", num_layers=encoder.num_layers, keep_checkpoint=True,
             resume_args=_resume_args(args, config, run.base, run.init, run.train_path),
         ),
-        out_dir=out_dir,
+        out_dir=Path(out_dir) / WORK_DIR,
         freeze=lambda m, frozen: m.set_trainable([n for n in trainable if n.startswith("head.")] if frozen else trainable),
         batch_size_of=lambda b: int(b["input_ids"].shape[0]),
         progress=progress,
@@ -258,12 +264,14 @@ def _save(model: QAModel, config: QAConfig, args: QATrainArgs, result: TrainResu
         "seconds": round(result.seconds, 1),
         "total_seconds": round(result.seconds + before, 1),
         "steps": result.steps,
-        "args": asdict(args),
+        "args": args.model_dump(exclude={"resume", "progress", "device"}),
         "dev": {k: round(v, 3) for k, v in dev_result.metrics.items()} if dev_result is not None else None,
     })
-    curves = None
-    if result.history:  # before saving, so that the manifest covers it
-        curves = plot_training_curves(result.history, Path(out_dir) / "training_curves.png", title="QA training")
-    out = save_qa_model(model, config, out_dir)
-    files = [out] + ([curves] if curves is not None else [])
+    with writing_model_dir(out_dir) as stage:  # built beside the old directory, swapped in whole
+        (stage / "history.json").write_text(json.dumps(result.history, indent=1), encoding="utf-8")
+        if result.history:  # before saving, so that the manifest covers it
+            plot_training_curves(result.history, stage / "training_curves.png", title="QA training")
+        save_qa_model(model, config, stage)
+    out = Path(out_dir)  # the checkpoint went with the old directory
+    files = [out] + ([out / "training_curves.png"] if result.history else [])
     return QATrainOutcome(model, config, result, train, features, dev_result, files)

@@ -10,9 +10,10 @@ import contextlib
 from dataclasses import dataclass, field
 from importlib import resources
 
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from bertkit.serve.batching import Batcher
 from bertkit.serve.errors import ApiError, error_response, install_error_handlers, logger
@@ -89,7 +90,7 @@ def create_app(options: ServeOptions | None = None, models: ServedModels | None 
     """The server as an ASGI app. ``models`` given: serve those; else load ``options``' models
     in a thread at start-up (``/health`` answers 503 until they are ready)."""
     from bertkit import __version__
-    from bertkit.serve import routes_embed, routes_tasks
+    from bertkit.serve import routes_embed, routes_rerank, routes_tasks
 
     state = ServerState(options or ServeOptions())
 
@@ -108,16 +109,21 @@ def create_app(options: ServeOptions | None = None, models: ServedModels | None 
         for batcher in state.batchers.values():
             await batcher.close()
 
-    app = FastAPI(title="bertkit serve", version=__version__, lifespan=lifespan,
+    app = FastAPIOffline(title="bertkit serve", version=__version__, lifespan=lifespan, favicon_url="data:,",  # /docs: no CDN
                   description="Embeddings (TEI- and OpenAI-compatible), classification and extractive QA with dynamic batching.")
     app.state.bertkit = state
     install_error_handlers(app)
     app.include_router(routes_embed.router)
+    if state.options.index is not None:  # /answer without a context: from the index (before the task route)
+        app.include_router(routes_rerank.open_router)
     app.include_router(routes_tasks.router)
+    app.include_router(routes_rerank.router)  # /rerank, /v1/rerank
+    routes_rerank.attach(app, state.options.rerank, state.options.index, backend=state.options.backend, dtype=state.options.dtype,
+                         device=state.options.device)
     _service_routes(app, state, __version__)
     app.mount("/static", StaticFiles(directory=str(WEB_DIR)), name="static")
     app.add_middleware(ServeMiddleware, state=state)
-    state.route_paths = frozenset(app.openapi()["paths"]) | {"/"}  # metric labels: known routes only
+    state.route_paths = frozenset(app.openapi()["paths"]) | {"/", "/invocations"}  # metric labels: known routes only
     return app
 
 
@@ -125,6 +131,14 @@ def _service_routes(app: FastAPI, state: ServerState, version: str) -> None:
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(str(WEB_DIR / "index.html"), media_type="text/html")
+
+    @app.post("/", summary="TEI's root route", responses={404: {"description": "no model this route answers with"}})
+    async def root(request: Request, body: dict = Body(..., examples=[{"inputs": "a gorgeous, witty film"}])):
+        """As text-embeddings-inference: ``/embed`` when the embedding model is served, ``/predict``
+        when only the classifier is (or the body asks for scores: ``parameters``, ``raw_scores``,
+        ``top_k``, ``explain``), ``/rerank`` for ``{"query", "texts"}``. Routed before it reaches
+        here (limits.py, root.py); a body that gets here was not JSON."""
+        raise ApiError(422, "the request body must be a JSON object (Content-Type: application/json)")
 
     @app.get("/health", response_model=Health, responses={503: {"description": "loading, failed to load, or draining"}})
     async def health(request: Request):
@@ -150,7 +164,8 @@ def _service_routes(app: FastAPI, state: ServerState, version: str) -> None:
             "models": models,
             "limits": {"max_batch_tokens": o.max_batch_tokens, "max_client_batch_size": o.max_client_batch_size,
                        "max_concurrent_requests": o.max_concurrent_requests, "max_queue": o.queue_limit,
-                       "payload_limit_bytes": o.payload_limit, "api_key": bool(o.api_key)},
+                       "payload_limit_bytes": o.payload_limit, "api_key": bool(o.api_key), "body_timeout_s": o.body_timeout,
+                       "max_input_tokens": o.max_input_tokens, "max_embed_all_tokens": o.max_embed_all_tokens},
             "ready": state.ready,
         })
 

@@ -23,10 +23,10 @@ __all__ = ["ApiError", "error_body", "error_response", "install_error_handlers",
 
 logger = logging.getLogger("bertkit.serve")
 
-KINDS = {400: "Empty", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge",
+KINDS = {400: "Empty", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed", 408: "Timeout", 413: "PayloadTooLarge", 421: "MisdirectedRequest",
          422: "Validation", 429: "Overloaded", 500: "Backend", 503: "Unhealthy"}
 OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error", 405: "invalid_request_error",
-                413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error", 500: "server_error", 503: "server_error"}
+                408: "invalid_request_error", 413: "invalid_request_error", 421: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error", 500: "server_error", 503: "server_error"}
 
 
 class ApiError(Exception):
@@ -104,6 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else str(exc.status_code)
+        if exc.status_code == 400 and "parsing the body" in message:  # FastAPI's own body parser: still malformed JSON
+            return error_response(request.url.path, 422, "malformed JSON: the body could not be parsed")
         if exc.status_code == 404:
             message = f"no route {request.method} {request.url.path}; see /docs"
         return error_response(request.url.path, exc.status_code, message, headers=getattr(exc, "headers", None))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 
@@ -10,11 +11,12 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from bertkit.serve.budget import check_embed_all, count_tokens
 from bertkit.serve.errors import ApiError
 from bertkit.serve.models import SIMILARITY_POOLINGS
 from bertkit.serve.schemas import EmbedAllRequest, EmbedRequest, SimilarityRequest, ErrorResponse, OpenAIEmbeddingsRequest, OpenAIEmbeddingsResponse, TokenInfo, TokenizeRequest
 
-__all__ = ["router", "text_list", "token_budget"]
+__all__ = ["router", "text_list", "token_budget", "token_costs"]
 
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 500, 503)}
 router = APIRouter(responses=_ERRORS)
@@ -33,15 +35,20 @@ def text_list(inputs, limit: int, field: str = "inputs") -> list[str]:
     return texts
 
 
+def token_costs(counts: list[int], max_length: int, truncate: bool) -> list[int]:
+    """Tokens each text puts into a batch: a truncated text counts at most max_length."""
+    return [min(c, max_length) for c in counts] if truncate else list(counts)
+
+
 def token_budget(counts: list[int], max_length: int, truncate: bool) -> int:
-    """Tokens the request puts into a batch: truncated texts count at most max_length."""
-    return sum(min(c, max_length) for c in counts) if truncate else sum(counts)
+    """Tokens the request puts into a batch."""
+    return sum(token_costs(counts, max_length, truncate))
 
 
 async def _embed(state, texts: list[str], truncate: bool) -> tuple[np.ndarray, object, int]:
     model = state.model("embed")
-    counts = model.counter.count(texts)
-    results, timing = await state.batcher("embed").submit((model.run_embed, truncate), texts, token_budget(counts, model.max_length, truncate))
+    counts = await count_tokens(state, model.counter, texts)
+    results, timing = await state.batcher("embed").submit((model.run_embed, truncate), texts, token_costs(counts, model.max_length, truncate))
     return np.stack(results), timing, sum(counts)
 
 
@@ -68,8 +75,9 @@ async def embed_all(body: EmbedAllRequest, request: Request):
     state = request.app.state.bertkit
     texts = text_list(body.inputs, state.options.max_client_batch_size)
     model = state.model("embed")
-    counts = model.counter.count(texts)
-    results, timing = await state.batcher("embed").submit((model.run_tokens, body.truncate), texts, token_budget(counts, model.max_length, body.truncate))
+    costs = token_costs(await count_tokens(state, model.counter, texts), model.max_length, body.truncate)
+    check_embed_all(state, sum(costs), model.dim)
+    results, timing = await state.batcher("embed").submit((model.run_tokens, body.truncate), texts, costs)
     return JSONResponse([r.tolist() for r in results], headers=timing.headers(started))
 
 
@@ -78,7 +86,9 @@ async def tokenize(body: TokenizeRequest, request: Request):
     """The tokens of each input: id, text, special, character start/stop (None for special tokens)."""
     state = request.app.state.bertkit
     texts = text_list(body.inputs, state.options.max_client_batch_size)
-    return JSONResponse(state.model("embed").counter.tokens(texts, body.add_special_tokens))
+    counter = state.model("embed").counter
+    await count_tokens(state, counter, texts)
+    return JSONResponse(await asyncio.to_thread(counter.tokens, texts, body.add_special_tokens))
 
 
 @router.post("/similarity", response_model=list[float])
@@ -92,9 +102,9 @@ async def similarity(body: SimilarityRequest, request: Request):
         raise ApiError(422, f"unknown pooling {body.pooling!r}; valid options: {', '.join(SIMILARITY_POOLINGS)}")
     sentences = text_list(body.inputs.sentences, state.options.max_client_batch_size, "inputs.sentences")
     source = text_list(body.inputs.source_sentence, 1, "inputs.source_sentence")[0]
-    counts = model.counter.count([source, *sentences])
+    counts = token_costs(await count_tokens(state, model.counter, [source, *sentences]), model.max_length, True)
     items = [(source, s) for s in sentences]
-    scores, timing = await state.batcher("embed").submit((model.run_similarity, body.pooling), items, sum(min(c, model.max_length) for c in counts))
+    scores, timing = await state.batcher("embed").submit((model.run_similarity, body.pooling), items, [counts[0] + c for c in counts[1:]])
     return JSONResponse(scores, headers=timing.headers(started))
 
 

@@ -9,6 +9,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from bertkit.serve.budget import count_tokens
 from bertkit.serve.errors import ApiError
 from bertkit.serve.models import Question
 from bertkit.serve.routes_embed import _ERRORS, text_list
@@ -62,12 +63,12 @@ async def predict(body: PredictRequest, request: Request):
     state = request.app.state.bertkit
     model = state.model("classify")
     items, single = predict_items(body.inputs, model.pairs, state.options.max_client_batch_size)
-    counts = model.counter.count([t + (" " + p if p else "") for t, p in items])
+    counts = await count_tokens(state, model.counter, [t + (" " + p if p else "") for t, p in items])
     batcher = state.batcher("classify")
-    probs, timing = await batcher.submit((model.run_predict, None), items, sum(counts))
+    probs, timing = await batcher.submit((model.run_predict, None), items, counts)
     results: list = [_scores(p, model.labels, body.top_k, body.raw_scores) for p in probs]
     if body.explain:
-        explanations, _ = await batcher.submit((model.run_explain, None), items, sum(counts))
+        explanations, _ = await batcher.submit((model.run_explain, None), items, counts)
         results = [{"predictions": r, "explanation": e} for r, e in zip(results, explanations)]
     return JSONResponse(results[0] if single else results, headers=timing.headers(started))
 
@@ -92,8 +93,8 @@ async def answer(body: AnswerRequest, request: Request):
     state = request.app.state.bertkit
     model = state.model("qa")
     items, single = _questions(body, state.options.max_client_batch_size)
-    counts = model.counter.count([q.question + " " + q.context for q in items])
-    results, timing = await state.batcher("qa").submit((model.run_answer, body.null_threshold), items, sum(counts))
+    counts = await count_tokens(state, model.counter, [q.question + " " + q.context for q in items])
+    results, timing = await state.batcher("qa").submit((model.run_answer, body.null_threshold), items, counts)
     for r in results:
         r["candidates"] = r["candidates"][: body.top_k]
     return JSONResponse(results[0] if single else results, headers=timing.headers(started))
@@ -124,7 +125,7 @@ async def tag(body: TagRequest, request: Request):
     state = request.app.state.bertkit
     model = state.model("tag")
     items, texts, single = tag_items(body.inputs, state.options.max_client_batch_size)
-    counts = model.counter.count(texts)
+    counts = await count_tokens(state, model.counter, texts)
     kind = "texts" if isinstance(items[0], str) else "words"  # merged batches never mix the two
-    results, timing = await state.batcher("tag").submit((model.run_tag, kind), items, sum(counts))
+    results, timing = await state.batcher("tag").submit((model.run_tag, kind), items, counts)
     return JSONResponse(results[0] if single else results, headers=timing.headers(started))

@@ -7,20 +7,22 @@ unchanged. Unknown fields are ignored, as those servers do.
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "FiniteFloat", "Texts",
     "EmbedRequest", "EmbedAllRequest", "SimilarityRequest", "TokenizeRequest", "OpenAIEmbeddingsRequest", "PredictRequest", "AnswerRequest",
     "TagRequest", "Score", "Entity", "Candidate", "Answer", "TokenInfo", "OpenAIEmbeddingsResponse", "ErrorResponse", "Health", "Info",
 ]
 
 Texts = Union[str, list[str]]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]  # every float field of a request: NaN/Infinity are a 422
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)  # no NaN/Infinity in any float field
 
 
 class EmbedRequest(_Request):
@@ -71,7 +73,7 @@ class AnswerRequest(_Request):
     question: Texts
     context: Texts
     top_k: int = Field(1, ge=1, le=20, description="Candidates returned per question, best first.")
-    null_threshold: Optional[float] = Field(None, description="'No answer' when null score - best span score exceeds this (default: the model's).")
+    null_threshold: Optional[FiniteFloat] = Field(None, description="'No answer' when null score - best span score exceeds this (default: the model's).")
     token_probabilities: bool = Field(False, description="Also return the start/end probability of every context token.")
 
 

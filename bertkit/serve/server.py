@@ -7,15 +7,17 @@ accepting connections and waits for the requests in flight, the batchers finish,
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 
 import uvicorn
 
-from bertkit.errors import ModelLoadError
+from bertkit.errors import ModelLoadError, UsageError
 from bertkit.serve.app import create_app
 from bertkit.serve.options import ServeOptions
 
-__all__ = ["Server", "serve", "GRACEFUL_SECONDS"]
+__all__ = ["Server", "serve", "check_address", "GRACEFUL_SECONDS"]
 
 GRACEFUL_SECONDS = 30  # longest wait for requests in flight after a signal
 
@@ -44,12 +46,33 @@ def build_server(options: ServeOptions, app=None, *, log_level: str = "info") ->
     return Server(config)
 
 
+def check_address(host: str, port: int) -> None:
+    """A UsageError naming the address when ``host:port`` cannot be bound (in use, not an
+    address of this machine, a privileged port), before any model loads."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host!r} is not a known address: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"port {port} on {host} is already in use; stop the other server or choose another --port") from None
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve(options: ServeOptions, app=None) -> int:
     """Serve until SIGTERM/SIGINT, then drain; returns 0 after a clean drain.
 
     The models load after the socket is bound (``/health`` says 503 meanwhile); when they
     fail to load, the server stops and the error is raised as a ModelLoadError.
     """
+    check_address(options.host, options.port)
     server = build_server(options, app)
     state = server.config.app.state.bertkit
 
@@ -57,7 +80,10 @@ def serve(options: ServeOptions, app=None) -> int:
         server.should_exit = True
 
     state.on_load_error = stop
-    server.run()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn could not bind after all (taken since the check); it logged why
+        raise UsageError(f"cannot listen on {options.host}:{options.port} (see the line above)") from None
     if state.load_error:
         raise ModelLoadError(state.load_error)
     return 0 if server.started else 1

@@ -11,6 +11,10 @@ Layout::
 
 A frozen packaged MiniLM is referenced (``encoder_source="default"``, its weights'
 sha256 checked on load) rather than copied. Nothing is unpickled.
+
+A transformers ``AutoModelForTokenClassification`` directory loads as it is
+(:func:`load_hf_tagger`): a linear head on each word's first piece, which is exactly the
+logits transformers gives that piece.
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ from typing import ClassVar
 from safetensors.torch import load_file, save_file
 
 from bertkit.encoder.encoder import Encoder
+from bertkit.encoder.fingerprint import check_base, weights_sha256
+from bertkit.encoder.taskheads import TokenLogits, hf_labels
 from bertkit.errors import ModelLoadError
-from bertkit.io.files import sha256_file
 from bertkit.modeldir import default_model_dir, finish_writing, read_model_dir, start_writing
 from bertkit.nn.contextual import ContextualEmbedding
 from bertkit.tagging.model import TaggerModel, TaggerSpec
+from bertkit.tagging.schemes import check_tag
 
-__all__ = ["HEAD_FILE", "TaggerConfig", "save_tagger", "load_tagger_model"]
+__all__ = ["HEAD_FILE", "TaggerConfig", "save_tagger", "load_tagger_model", "load_hf_tagger"]
 
 HEAD_FILE = "head.safetensors"
 _ENCODER_PREFIX = "embedding.encoder."
@@ -53,7 +59,7 @@ class TaggerConfig:
 
 
 def _default_sha() -> str:
-    return sha256_file(default_model_dir() / "model.safetensors")
+    return weights_sha256(default_model_dir())
 
 
 def _is_default(path: Path) -> bool:
@@ -89,8 +95,7 @@ def load_tagger_model(directory: str | os.PathLike, *, device: str = "auto", dty
     config = read_model_dir(directory, TaggerConfig, hint="train one with: bertkit tag train")
     spec = config.spec
     if config.encoder_source == "default":
-        if config.base_sha256 and _default_sha() != config.base_sha256:
-            raise ModelLoadError(f"{directory}: built on a different all-MiniLM-L6-v2 than the installed one (weights sha256 differs)")
+        check_base(directory, config.base_sha256, default_model_dir(), "the installed all-MiniLM-L6-v2")
         encoder = Encoder(None, device=device, dtype=dtype, max_length=spec.max_length)
     else:
         encoder = Encoder(directory / "encoder", device=device, dtype=dtype, max_length=spec.max_length)
@@ -102,4 +107,26 @@ def load_tagger_model(directory: str | os.PathLike, *, device: str = "auto", dty
     except (RuntimeError, OSError) as exc:
         raise ModelLoadError(f"{directory}/{HEAD_FILE} does not match the config ({str(exc).splitlines()[0][:160]})") from None
     model.to(encoder.device).eval()
+    return model, config
+
+
+def load_hf_tagger(directory: str | os.PathLike, *, device: str = "auto", dtype: str = "fp32") -> tuple[TaggerModel, TaggerConfig]:
+    """A transformers ``AutoModelForTokenClassification`` directory as it is: tags from
+    ``id2label`` (O / B- / I- / E- / S-), a linear head (the checkpoint's ``classifier``) on
+    the last layer's state of each word's first piece."""
+    path = Path(directory).expanduser()
+    encoder = Encoder(path, device=device, dtype=dtype, task="tagger")
+    task_model = encoder.task_model
+    labels = hf_labels(task_model.config, str(path))
+    bad = next((problem for problem in map(check_tag, labels) if problem), None)
+    if bad or len(set(labels)) != len(labels):
+        raise ModelLoadError(f"{path}/config.json: id2label {labels}: {bad or 'labels repeat'}; bertkit tags with BIO or BIOES labels")
+    scheme = "BIOES" if any(t[:2] in ("E-", "S-") for t in labels) else "BIO"
+    spec = TaggerSpec(labels=labels, scheme=scheme, mode="finetune", head="linear", layers="-1", subword="first",
+                      dropout=0.0, max_length=encoder.max_length)
+    embedding = ContextualEmbedding(encoder=encoder, layers="-1", subword="first", cache=False)
+    model = TaggerModel(spec, embedding)
+    model.proj = TokenLogits(task_model, str(path))  # the checkpoint's own head, shared
+    model.to(encoder.device).eval()
+    config = TaggerConfig(spec, "included", weights_sha256(path), {"source": "transformers", "architecture": type(task_model).__name__})
     return model, config

@@ -4,10 +4,9 @@ Trainer (warm-up, decay, clipping, checkpoints, resume), write the model directo
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,8 @@ from bertkit.tagging.model import TaggerModel, TaggerSpec, pad_tags
 from bertkit.tagging.modeldir import save_tagger
 from bertkit.tagging.options import TagTrainOptions
 from bertkit.tagging.schemes import detect_scheme
+from bertkit.training.outdir import training_lock
+from bertkit.modeldir import writing_model_dir
 from bertkit.training import TrainConfig, Trainer, grouped_batches, plot_training_curves, seed_everything
 from bertkit.training.checkpoint import resume_args
 
@@ -103,6 +104,12 @@ def _build(opts: TagTrainOptions, train: TagData) -> TaggerModel:
 
 
 def train_tagger(opts: TagTrainOptions, log: Callable[[str], None] = lambda m: None) -> TagTrainReport:
+    """Train a tagger into ``opts.out`` (locked for the run; the directory is swapped in whole at the end)."""
+    with training_lock(opts.out):
+        return _train(opts, log)
+
+
+def _train(opts: TagTrainOptions, log: Callable[[str], None]) -> TagTrainReport:
     start = time.perf_counter()
     seed_everything(opts.seed)
     train, dev = load_tag_data(opts)
@@ -140,10 +147,7 @@ def train_tagger(opts: TagTrainOptions, log: Callable[[str], None] = lambda m: N
         return {k: reports[-1]["micro"][k] for k in ("f1", "precision", "recall")}
 
     config = TrainConfig(
-        epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, warmup_ratio=opts.warmup_ratio,
-        layer_lr_decay=opts.layer_lr_decay, max_grad_norm=opts.max_grad_norm, dtype=opts.dtype,
-        freeze_epochs=opts.freeze_epochs, patience=opts.patience, metric="f1", seed=opts.seed,
-        checkpoint_every=opts.checkpoint_every, encoder_prefix="embedding.encoder.",
+        **opts.trainer_fields(), metric="f1", encoder_prefix="embedding.encoder.", keep_checkpoint=True,
         num_layers=model.embedding.runner.num_layers, resume_args=resume_args(opts),
     )
     result = Trainer(model, batches, loss_fn, evaluate, config, out_dir=out / WORK_DIR, progress=opts.progress, log=log).fit(resume=opts.resume)
@@ -161,13 +165,12 @@ def train_tagger(opts: TagTrainOptions, log: Callable[[str], None] = lambda m: N
 
 
 def _save(out: Path, model: TaggerModel, opts: TagTrainOptions, report: TagTrainReport, history: list[dict], log) -> None:
-    work = out / WORK_DIR
-    work.mkdir(parents=True, exist_ok=True)
-    curves = plot_training_curves(history, work / "training_curves.png", title=f"{model.spec.head} ({model.spec.mode})")
-    training = {k: v for k, v in asdict(opts).items() if k not in ("resume", "progress", "cache_dir", "no_cache", "device", "checkpoint_every")}
+    """Build the directory beside ``out`` and swap it in (the checkpoint in ``out/.train`` goes with the old one)."""
+    training = {k: v for k, v in opts.model_dump().items() if k not in ("resume", "progress", "cache_dir", "no_cache", "device", "checkpoint_every")}
     metrics = {"dev_f1": report.report["micro"]["f1"], "best_epoch": report.best_epoch, "dev": report.report,
                "cache_seconds": round(report.cache_seconds, 2), "epoch_seconds": report.epoch_seconds}
-    extra = {"history.json": json.dumps(history, indent=1).encode(), "training_curves.png": Path(curves).read_bytes()}
-    save_tagger(out, model, training, metrics, extra)
-    shutil.rmtree(work, ignore_errors=True)
+    with writing_model_dir(out) as stage:
+        curves = plot_training_curves(history, stage / "training_curves.png", title=f"{model.spec.head} ({model.spec.mode})")
+        extra = {"history.json": json.dumps(history, indent=1).encode(), "training_curves.png": Path(curves).read_bytes()}
+        save_tagger(stage, model, training, metrics, extra)
     log(f"saved {out} (dev entity F1 {report.report['micro']['f1']:.4f} at epoch {report.best_epoch})")

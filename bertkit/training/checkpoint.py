@@ -211,7 +211,8 @@ NOT_SHAPING = ("resume", "progress", "cache_dir", "no_cache", "device", "checkpo
 def resume_args(options, ignore: tuple[str, ...] = NOT_SHAPING) -> dict:
     """A task's option dataclass as the arguments a resumed run must share with its checkpoint
     (for ``TrainConfig.resume_args``): all fields but those that do not shape the run."""
-    return {k: v for k, v in asdict(options).items() if k not in ignore}
+    values = options.model_dump() if hasattr(options, "model_dump") else asdict(options)  # TrainArgs or a dataclass
+    return {k: v for k, v in values.items() if k not in ignore}
 
 
 START_OVER = "run the same command without --resume to start over (the checkpoint is then replaced)"

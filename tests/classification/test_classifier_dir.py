@@ -22,7 +22,7 @@ from bertkit.errors import ModelLoadError
 def model(tiny_bert, train_csv, tmp_path):
     out = tmp_path / "m"
     train_classifier(ClassifyData(train=str(train_csv), dev=str(train_csv)), out, HeadOptions(mode="features"),
-                     RunOptions(epochs=1, patience=None, device="cpu"), model=tiny_bert)
+                     RunOptions(epochs=1, patience=0, device="cpu"), model=tiny_bert)
     return out
 
 

@@ -164,7 +164,7 @@ def test_sentence_pairs_use_token_types(tiny_bert, tmp_path):
             for i, w in enumerate(["good", "bad", "fine", "poor", "great", "awful"] * 3)]
     path = write_rows(tmp_path / "pairs.tsv", rows, "\t")
     data = ClassifyData(train=str(path), dev=str(path), text_column="a", pair_column="b")
-    train_classifier(data, tmp_path / "p", HeadOptions(mode="features"), RunOptions(epochs=2, patience=None), model=tiny_bert)
+    train_classifier(data, tmp_path / "p", HeadOptions(mode="features"), RunOptions(epochs=2, patience=0), model=tiny_bert)
     clf = load_classifier(tmp_path / "p")
     assert clf.config.pairs is True
     windows = clf.groups[0][0].tokenize(["is it good?"], ["yes"])

@@ -89,11 +89,23 @@ def test_predict_args_file_topk_json_explain(env, attention_model, tmp_path, cap
         assert code == 0, err
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
     assert (tmp_path / "out.csv").read_text().splitlines()[0] == "text,label,label_1,probability_1"
-    code, out, err = run(["classify", "predict", "-m", str(attention_model), "a lovely film", "--explain", "--plots", str(tmp_path / "x"), "--json"], capsys)
+    code, out, err = run(["classify", "predict", "-m", str(attention_model), "a lovely film", "--explain", "--plot", str(tmp_path / "x" / "why.png"), "--json"], capsys)
     assert code == 0, err
     explained = json.loads(out)
     assert explained["tokens"][0] == "[CLS]" and abs(sum(explained["weights"]) - 1) < 1e-3
-    assert (tmp_path / "x" / "explain_1.png").is_file()
+    assert (tmp_path / "x" / "why.png").is_file() and explained["png"] == str(tmp_path / "x" / "why.png")
+
+
+def test_explain_writes_no_png_unless_asked(attention_model, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["classify", "predict", "-m", str(attention_model), "a lovely film", "a dull film", "--explain"], capsys)
+    assert code == 0, err
+    assert list(tmp_path.iterdir()) == [] and "wrote" not in out
+    code, out, err = run(["classify", "predict", "-m", str(attention_model), "a lovely film", "a dull film", "--explain", "--plot", "w.png"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w_1.png", "w_2.png"]
+    code, _, err = run(["classify", "predict", "-m", str(attention_model), "a lovely film", "--plot", "w.png"], capsys)
+    assert code == 2 and "--plot needs --explain" in err
 
 
 def test_shipped_model_needs_no_model_option(capsys):

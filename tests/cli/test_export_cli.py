@@ -57,7 +57,7 @@ def test_embed_with_onnx_backend_and_check(tiny_bert, tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["export", "--out", "{d}/x", "--format", "tflite"], "unknown export format 'tflite'; valid options: onnx"),
+        (["export", "--out", "{d}/x", "--format", "tflite"], "unknown export format 'tflite'; valid options: onnx, hf, sentence-transformers"),
         (["export", "--out", "{d}/x", "--dtype", "bf16"], "'bf16' is not available on backend 'onnx'"),
         (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--backend", "tvm"], "unknown backend 'tvm'"),
         (["embed", "{d}/t.txt", "-o", "{d}/o.npy", "--backend", "torch", "--dtype", "int8"], "int8 runs on backend 'onnx'"),

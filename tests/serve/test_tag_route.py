@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 from serve_helpers import running
 
 from bertkit.serve import ServeOptions
-from bertkit.tagging import TagTrainOptions, load_tagger, train_tagger
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tagging"))
-from tiny_conll import sentences, write_conll  # noqa: E402
+from bertkit.tagging import load_tagger
 
 TEXTS = ["i met bob in rome .", "i met carol smith in new york .", "Alice  went to Paris!"]
-
-
-@pytest.fixture(scope="module")
-def tagger_dir(tmp_path_factory, tiny_bert) -> Path:
-    """A features-mode BiLSTM-CRF tagger on the tiny random BERT (a few seconds)."""
-    root = tmp_path_factory.mktemp("served-tagger")
-    train = write_conll(root / "train.conll", sentences(24, seed=1))
-    opts = TagTrainOptions(train=str(train), dev=str(train), out=str(root / "tagger"), model=str(tiny_bert), device="cpu",
-                           max_length=32, checkpoint_every=0, epochs=20, lr=1e-2, lstm_hidden=16, dropout=0.0, patience=0,
-                           no_cache=True)
-    train_tagger(opts)
-    return root / "tagger"
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ const keyInput = $("api-key");
 keyInput.value = localStorage.getItem("bertkit-api-key") || "";
 keyInput.addEventListener("change", () => {
   localStorage.setItem("bertkit-api-key", keyInput.value);
+  examplesShown = false;
   start();
 });
 
@@ -116,15 +117,56 @@ async function compare() {
   }
 }
 
+async function tag() {
+  const result = $("tag-result"), box = $("tag-highlight");
+  result.classList.remove("error");
+  result.textContent = "…";
+  const text = $("tag-text").value;
+  try {
+    const entities = await call("/tag", { inputs: text });
+    result.textContent = entities.length
+      ? entities.map((e) => `${e.text} (${e.type}, ${e.score.toFixed(2)})`).join(" · ")
+      : "No entities found";
+    const parts = [];
+    let at = 0;
+    for (const e of entities) {  // in text order, character offsets into the text
+      parts.push(text.slice(at, e.start));
+      const mark = document.createElement("mark");
+      mark.className = "entity";
+      mark.dataset.type = e.type;
+      mark.title = `${e.type} (${e.score.toFixed(3)})`;
+      mark.textContent = text.slice(e.start, e.end);
+      const label = document.createElement("sup");
+      label.textContent = e.type;
+      mark.append(label);
+      parts.push(mark);
+      at = e.end;
+    }
+    parts.push(text.slice(at));
+    box.replaceChildren(...parts);
+  } catch (error) {
+    showError(result, error);
+  }
+}
+
+const PANELS = { qa: ["qa-panel", ask], classify: ["clf-panel", classify], embed: ["sim-panel", compare], tag: ["tag-panel", tag] };
+let examplesShown = false;
+
 async function start() {
   const status = $("status");
   try {
     const info = await call("/info");
     const loaded = Object.keys(info.models);
     status.textContent = info.ready ? `ready · ${loaded.join(", ")} · v${info.version}` : "loading models…";
-    $("qa-panel").hidden = !loaded.includes("qa");
-    $("clf-panel").hidden = !loaded.includes("classify");
-    $("sim-panel").hidden = !loaded.includes("embed");
+    for (const [model, [panel]] of Object.entries(PANELS)) $(panel).hidden = !loaded.includes(model);
+    if (!info.ready) {
+      setTimeout(start, 1000);
+      return;
+    }
+    if (!examplesShown) {  // the prefilled examples' results, without a click
+      examplesShown = true;
+      await Promise.all(Object.entries(PANELS).filter(([model]) => loaded.includes(model)).map(([, [, run]]) => run()));
+    }
   } catch (error) {
     status.textContent = String(error.message || error);
   }
@@ -133,6 +175,8 @@ async function start() {
 $("qa-ask").addEventListener("click", ask);
 $("clf-run").addEventListener("click", classify);
 $("sim-run").addEventListener("click", compare);
+$("tag-run").addEventListener("click", tag);
 $("qa-question").addEventListener("keydown", (e) => { if (e.key === "Enter") ask(); });
 $("clf-text").addEventListener("keydown", (e) => { if (e.key === "Enter") classify(); });
+$("tag-text").addEventListener("keydown", (e) => { if (e.key === "Enter") tag(); });
 start();

@@ -1,0 +1,174 @@
+"""The one loader: which model a source names, and that model on its runtime.
+
+Every predictor's ``load(source, backend, dtype, device)`` goes through here:
+
+1. :func:`resolve_source` says what ``source`` is, before anything heavy is read:
+
+   ====================  ===========================================================
+   format                how it is recognised
+   ====================  ===========================================================
+   ``bertkit``           ``bertkit.json`` (or a bertkit 0.1 config) + ``manifest.json``
+   ``hf-task``           ``config.json`` whose ``architectures`` names a transformers
+                         task class (``...ForSequenceClassification`` -> classifier,
+                         ``...ForQuestionAnswering`` -> qa, ``...ForTokenClassification``
+                         -> tagger)
+   ``sentence-transformers``  ``modules.json`` beside ``config.json``
+   ``hf-encoder``        any other ``config.json`` directory (a bare encoder)
+   ====================  ===========================================================
+
+   ``None`` is the task's default (the packaged encoder, the shipped sentiment or QA
+   model); a directory of another task is refused with one line saying what it is. What
+   is none of these (missing, empty, incomplete) goes to the task's bertkit reader, which
+   says what is wrong in its own line.
+
+2. :func:`load_on_runtime` resolves ``auto`` (:mod:`bertkit.engine.runtime`; the bf16
+   probe runs on the model it loads, which is then kept) and builds the task's model on
+   the chosen device and torch dtype. The task then builds its backend on the engine
+   (torch, or ONNX through :func:`bertkit.engine.tasks.task_backend`), whatever the format.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from bertkit.engine.runtime import Runtime, model_key, probe_encoder, resolve_runtime
+from bertkit.errors import ModelLoadError, UsageError
+
+__all__ = ["FORMATS", "TASKS", "ModelSource", "resolve_source", "load_on_runtime"]
+
+FORMATS = ("bertkit", "hf-task", "sentence-transformers", "hf-encoder")
+TASKS = ("embeddings", "classifier", "qa", "tagger", "reranker")
+_LEGACY = {"bertkit_classifier.json": "classifier", "qa_config.json": "qa"}
+_HINTS = {
+    "classifier": "train one with: bertkit classify train --base DIR",
+    "qa": "train one with: bertkit qa train --model DIR",
+    "tagger": "train one with: bertkit tag train --base DIR",
+    "reranker": "give a sentence-transformers CrossEncoder or a bertkit reranker directory",
+}
+_NAMES = {"embeddings": "embedding model", "classifier": "classifier", "qa": "QA reader", "tagger": "tagger",
+          "reranker": "reranker", "encoder": "bare encoder"}
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What a model source is: its directory, its format and the task it holds."""
+
+    path: Path
+    format: Literal["bertkit", "hf-task", "sentence-transformers", "hf-encoder"]
+    task: str  # the task the directory holds ("encoder" for a bare encoder)
+    architecture: str | None = None  # hf-task: the transformers class (BertForQuestionAnswering, ...)
+    default: bool = False  # the task's default model (source None)
+
+    @property
+    def name(self) -> str:
+        """How messages name the model."""
+        return f"the shipped {_NAMES.get(self.task, self.task)}" if self.default else str(self.path)
+
+
+def _default(task: str) -> Path:
+    from bertkit.modeldir import default_model_dir
+
+    if task in ("embeddings", "encoder"):
+        return default_model_dir("encoder")
+    if task in ("classifier", "qa"):
+        return default_model_dir(task)
+    raise UsageError(f"no {_NAMES.get(task, task)} is shipped with bertkit; give --model DIR ({_HINTS.get(task, '')})")
+
+
+def _bertkit_task(path: Path) -> str | None:
+    """The task of a bertkit directory (its config's ``task``), or None when it is not one."""
+    import json
+
+    from bertkit.modeldir import CONFIG_FILE
+
+    for name, task in _LEGACY.items():
+        if (path / name).is_file():
+            return task
+    config = path / CONFIG_FILE
+    if not config.is_file():
+        return None
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, OSError):
+        return "unknown"  # the task's reader reports the broken file with its own line
+    return str(data.get("task", "unknown")) if isinstance(data, dict) else "unknown"
+
+
+def resolve_source(source: str | os.PathLike | None, task: str) -> ModelSource:
+    """What ``source`` (None: ``task``'s default) is; refused when it is not a ``task`` model."""
+    if source is None:
+        path, default = _default(task), True
+    else:
+        path, default = Path(source).expanduser(), False
+    found = _bertkit_task(path) if path.is_dir() else None
+    if found is not None:
+        src = ModelSource(path, "bertkit", found, None, default)
+    elif path.is_dir() and (path / "config.json").is_file():
+        src = _hf_source(path, default)
+    else:  # missing, a file, an incomplete bertkit directory, an empty one: the task's reader says which, in one line
+        src = ModelSource(path, "bertkit", task, None, default)
+    _check_task(src, task)
+    return src
+
+
+def _hf_source(path: Path, default: bool) -> ModelSource:
+    from bertkit.encoder.loading import read_config_json
+    from bertkit.encoder.taskheads import hf_task_of
+
+    if (path / "modules.json").is_file():
+        return ModelSource(path, "sentence-transformers", "embeddings", None, default)
+    found = hf_task_of(read_config_json(path))
+    if found is not None:
+        return ModelSource(path, "hf-task", found[0], found[1], default)
+    return ModelSource(path, "hf-encoder", "encoder", None, default)
+
+
+def _check_task(src: ModelSource, task: str) -> None:
+    if src.task == task or src.task == "unknown":
+        return
+    if task == "embeddings" and src.format != "bertkit":
+        return  # any Hugging Face directory has an encoder to embed with
+    if src.format == "bertkit" and src.task == "classifier" and task == "reranker":
+        return  # the reranker reads its own config; it decides
+    what = f"a Hugging Face {src.architecture} checkpoint" if src.architecture else (
+        f"a {_NAMES['encoder']} (no task head)" if src.task == "encoder" else f"a {_NAMES.get(src.task, src.task)} directory"
+    )
+    hint = _HINTS.get(task, "")
+    raise ModelLoadError(f"{src.path} is {what}, not a {_NAMES.get(task, task)}" + (f"; {hint}" if hint and src.task == "encoder" else ""))
+
+
+def load_on_runtime(
+    source: ModelSource,
+    backend: str,
+    dtype: str,
+    device: str,
+    build: Callable[[str, str], M],
+    encoders: Callable[[M], list],
+    *,
+    resolve: Callable[..., Runtime] = resolve_runtime,
+) -> tuple[Runtime, M]:
+    """(Runtime, model): ``auto`` resolved, then ``build(device, torch_dtype)`` once.
+
+    When ``auto`` needs the bf16 probe, the model is built in fp32 to run it
+    (``encoders(model)[0]`` is probed) and kept: bf16 is autocast over the same weights,
+    so every encoder of the model just switches its dtype. ``resolve`` is
+    :func:`resolve_runtime` or a task's narrower version (the tagger has no int8).
+    """
+    probed: list = []
+
+    def probe(dev: str):
+        probed.append(build(dev, "fp32"))
+        return probe_encoder(encoders(probed[0])[0])
+
+    runtime = resolve(backend, dtype, device, model=model_key(source.path), probe=probe)
+    if probed:
+        model = probed[0]
+        for encoder in encoders(model):
+            encoder.dtype = runtime.torch_dtype
+        return runtime, model
+    return runtime, build(runtime.device, runtime.torch_dtype)

@@ -1,0 +1,68 @@
+"""Write an export directory atomically: built in a hidden directory beside OUT, renamed at the end.
+
+A failure, Ctrl-C or SIGTERM half-way leaves no OUT (and no temporary directory); an
+existing OUT is refused unless it is empty, so no model the user has is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from bertkit.io.atomic import DIR_MODE, FILE_MODE, OutputError, output_error, temp_sibling
+
+__all__ = ["check_new_directory", "new_directory", "edit_json"]
+
+
+def check_new_directory(out: str | os.PathLike, option: str = "OUT") -> Path:
+    """Refuse, before any work, an OUT that exists and is not an empty directory."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        kind = "a file" if not out.is_dir() else "a directory that is not empty"
+        raise OutputError(f"{option} {out} is {kind}; an export writes a new directory (choose another path or remove it)")
+    return out
+
+
+@contextlib.contextmanager
+def new_directory(out: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary directory beside ``out``; on success it becomes ``out``."""
+    out = check_new_directory(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise (output_error(exc, out) or exc) from None
+    tmp = temp_sibling(out)
+    try:
+        tmp.mkdir()
+        yield tmp
+        _set_modes(tmp)
+        if out.is_dir():
+            out.rmdir()  # empty (checked); a directory that filled meanwhile makes this fail, untouched
+        os.rename(tmp, out)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        failure = output_error(exc, out) if isinstance(exc, OSError) else None
+        if failure is not None:
+            raise failure from None
+        raise
+
+
+def _set_modes(directory: Path) -> None:
+    """The usual permissions (transformers and safetensors write some files 0600)."""
+    os.chmod(directory, DIR_MODE)
+    for path in directory.rglob("*"):
+        os.chmod(path, DIR_MODE if path.is_dir() else FILE_MODE)
+
+
+def edit_json(path: Path, **changes) -> None:
+    """Set keys of a JSON object file written by a library (e.g. the tokenizer's max length)."""
+    import json
+
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data.update(changes)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
