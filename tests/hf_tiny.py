@@ -39,7 +39,11 @@ def _config(labels: list[str], **extra):
 
 def save_checkpoint(directory: Path, task: str, *, multi_label: bool = False, seed: int = 0) -> Path:
     """``task``: classifier | qa | tagger; a tiny random BERT task model with the MiniLM tokenizer."""
-    from transformers import BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification
+    from transformers import (
+        BertForQuestionAnswering,
+        BertForSequenceClassification,
+        BertForTokenClassification,
+    )
 
     torch.manual_seed(seed)
     directory.mkdir(parents=True, exist_ok=True)

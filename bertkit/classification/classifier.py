@@ -271,12 +271,12 @@ def load_classifier(
     source = resolve_source(path if path is not None else model, "classifier")
     directory = source.path
     if source.format == "hf-task":
-        def build(dev: str, torch_dtype: str):
+        def build(dev: str, torch_dtype: str, _runtime=None):
             return load_hf_classifier(directory, device=dev, dtype=torch_dtype)
     else:
         verified = read_verified(directory)
 
-        def build(dev: str, torch_dtype: str):
+        def build(dev: str, torch_dtype: str, _runtime=None):
             return (verified, *_load_groups(directory, verified, dev, torch_dtype))
 
     runtime, (config, groups, names) = load_on_runtime(

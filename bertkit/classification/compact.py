@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bertkit.classification.config import EncoderSpec
+from bertkit.modeldir import writing_model_dir
 from bertkit.classification.modeldir import default_encoder_sha256, load_encoder, load_head, read_verified, save_single
 from bertkit.encoder.delta import DELTA_DTYPES
 from bertkit.encoder.encoder import Encoder
@@ -63,8 +64,9 @@ def compact_classifier(model: str | os.PathLike, out: str | os.PathLike, delta: 
     head = load_head(src, config, encoder)
     compacted = replace(config, encoder=EncoderSpec("default", default_encoder_sha256(), adapter="delta"),
                         training={**config.training, "delta": delta, "compacted_from": str(src)})
-    out.mkdir(parents=True, exist_ok=True)
-    for name in _KEPT_FILES:
-        if (src / name).is_file():
-            shutil.copyfile(src / name, out / name)
-    return save_single(out, compacted, head, encoder, delta=delta, base_state=base_state)
+    with writing_model_dir(out) as stage:  # built beside out, swapped in whole
+        for name in _KEPT_FILES:
+            if (src / name).is_file():
+                shutil.copyfile(src / name, stage / name)
+        save_single(stage, compacted, head, encoder, delta=delta, base_state=base_state)
+    return out

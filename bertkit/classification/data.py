@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bertkit.errors import InputError, ParameterError, UsageError
+from bertkit.errors import BertkitWarning, InputError, ParameterError, UsageError
 from bertkit.io.readers import detect_format, iter_records
 
 __all__ = [
@@ -136,17 +137,36 @@ def stratified_split(examples: Examples, fraction: float, seed: int) -> tuple[Ex
     for i, label in enumerate(examples.labels):
         by_label.setdefault(label, []).append(i)
     dev_idx: list[int] = []
+    raised: list[str] = []  # labels given more than their share (one dev row at least)
     for label in sorted(by_label):
         idx = np.asarray(by_label[label])
         rng.shuffle(idx)
-        take = int(round(len(idx) * fraction))
-        take = min(max(take, 1 if len(idx) >= 2 else 0), len(idx) - 1)
+        share = int(round(len(idx) * fraction))
+        take = min(max(share, 1 if len(idx) >= 2 else 0), len(idx) - 1)
+        if take > share:
+            raised.append(label)
         dev_idx.extend(idx[:take].tolist())
     if not dev_idx:
         raise ParameterError("dev_split", f"{examples.source}: too few rows for dev_split {fraction}; pass dev (a file)", "dev")
+    _check_split_fraction(examples, fraction, len(dev_idx), raised, by_label)
     dev_set = set(dev_idx)
     train_idx = [i for i in range(len(examples)) if i not in dev_set]
     return examples.subset(train_idx), examples.subset(sorted(dev_idx), source=f"{examples.source} (dev split)")
+
+
+def _check_split_fraction(examples: Examples, fraction: float, dev_rows: int, raised: list[str], by_label: dict) -> None:
+    """Refuse a stratified split that cannot honour ``fraction`` (every label needs a dev row:
+    with many labels of few rows it would hold far more); warn when it is only somewhat off."""
+    actual = dev_rows / len(examples)
+    if not raised:
+        return
+    names = ", ".join(repr(x) for x in raised[:5]) + (f" and {len(raised) - 5} more" if len(raised) > 5 else "")
+    detail = (f"{examples.source}: dev_split {fraction} cannot be honoured: {len(raised)} of {len(by_label)} labels have too few rows "
+              f"for that fraction ({names}) and each keeps one dev row, so dev would hold {actual:.0%} of the rows")
+    if actual > max(2 * fraction, fraction + 0.05):
+        raise ParameterError("dev_split", f"{detail}; pass dev (a file) or a larger dev_split", "dev")
+    if actual > fraction * 1.2:
+        warnings.warn(f"{detail} instead of {fraction:.0%}", BertkitWarning, stacklevel=3)
 
 
 def check_trainable(examples: Examples) -> LabelMap:

@@ -18,7 +18,7 @@ from pathlib import Path
 from bertkit.classification.config import ClassifierConfig, EncoderSpec
 from bertkit.classification.modeldir import read_verified, write_config
 from bertkit.errors import ParameterError
-from bertkit.modeldir import start_writing
+from bertkit.modeldir import writing_model_dir
 
 __all__ = ["build_ensemble", "member_names"]
 
@@ -56,7 +56,12 @@ def build_ensemble(models: Sequence[str | os.PathLike], out: str | os.PathLike) 
     if out.exists() and any(out.iterdir()):
         raise ParameterError("out", f"{out} exists and is not empty; give a new directory")
     names = member_names(configs)
-    directory = start_writing(out)  # invalid until the manifest is written
+    with writing_model_dir(out) as stage:  # built beside out, swapped in whole
+        _write(stage, paths, names, configs)
+    return out
+
+
+def _write(directory: Path, paths: list[Path], names: list[str], configs: list) -> None:
     for path, name in zip(paths, names):
         shutil.copytree(path, directory / "members" / name, ignore=shutil.ignore_patterns(".*"))
     modes = {c.mode for c in configs}
@@ -68,4 +73,3 @@ def build_ensemble(models: Sequence[str | os.PathLike], out: str | os.PathLike) 
         metrics={"members": {n: c.metrics.get("dev_accuracy") for n, c in zip(names, configs)}},
     )
     write_config(directory, config)
-    return directory

@@ -34,7 +34,10 @@ def inspect_command(
 
     loaded = load_model(model)
     anatomy = describe_model(loaded.model, max_depth=depth)
-    rows = token_table(loaded.tokenizer, text, pair, max_length=loaded.max_length, config=loaded.model.config) if text is not None else []
+    rows = []
+    if text is not None:
+        rows = token_table(loaded.tokenizer, text, pair, max_length=loaded.max_length, config=loaded.model.config,
+                           position_offset=anatomy.position_offset)
     if as_json:
         result = {"model": str(loaded.path), "has_pooler": loaded.has_pooler, "max_length": loaded.max_length, **anatomy.to_dict()}
         if text is not None:
@@ -50,9 +53,13 @@ def inspect_command(
         f"{_fmt(anatomy.total_params)} parameters, {_fmt(anatomy.trainable_params)} trainable; "
         f"pooler: {'yes (trained)' if loaded.has_pooler else 'none'}"
     )
-    table = Table(title="Embedding layer: the sum of three learned tables, then LayerNorm")
+    token_types = "none" if not anatomy.token_types else f"{anatomy.token_types} (type_vocab_size)"
+    out_console.print(f"positions: {anatomy.positions}; token types: {token_types}")
+    for note in anatomy.notes:
+        out_console.print(f"- {escape(note)}")
+    table = Table(title=escape(f"Embedding layer: {anatomy.embedding_summary}"))
     for col in ("part", "role", "shape", "parameters", "trainable"):
-        table.add_column(col, justify="right" if col == "parameters" else "left")
+        table.add_column(col, justify="right" if col == "parameters" else "left", overflow="fold")
     for e in anatomy.embeddings:
         table.add_row(e.name, e.role, " x ".join(map(str, e.shape)), _fmt(e.params), "yes" if e.trainable else "no")
     out_console.print(table)
@@ -68,10 +75,19 @@ def inspect_command(
     out_console.print(tree)
 
     if rows:
-        tok = Table(title="What the model sees")
-        for col in ("#", "token", "id", "type", "position", "mask", "chars"):
-            tok.add_column(col)
-        for r in rows:
-            chars = "" if r.span is None else f"{r.span[0]}-{r.span[1]}"
-            tok.add_row(str(r.index), escape(r.token), str(r.id), str(r.token_type), str(r.position), str(r.mask), chars)
-        out_console.print(tok)
+        out_console.print(_token_view(rows, anatomy))
+
+
+def _token_view(rows, anatomy) -> Table:
+    """The "What the model sees" table: a type column only for a model with token types, the
+    position column named by how positions enter (learned table, rotary, relative)."""
+    position = "position" if anatomy.positions in ("learned", "sinusoidal") else f"position ({anatomy.positions})"
+    columns = ["#", "token", "id", *(["type"] if anatomy.token_types else []), position, "mask", "chars"]
+    tok = Table(title="What the model sees" + ("" if anatomy.token_types else " (no token types: segments split by the separators)"))
+    for col in columns:
+        tok.add_column(col)
+    for r in rows:
+        chars = "" if r.span is None else f"{r.span[0]}-{r.span[1]}"
+        types = [str(r.token_type)] if anatomy.token_types else []
+        tok.add_row(str(r.index), escape(r.token), str(r.id), *types, str(r.position), str(r.mask), chars)
+    return tok

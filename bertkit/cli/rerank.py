@@ -11,6 +11,8 @@ from rich.markup import escape
 
 from bertkit.cli.options import BackendOpt, BatchSizeOpt, DeviceOpt, EngineDtypeOpt, JsonOpt, ThreadsOpt, err_console, finite, flags_for, out_console, parse_train_layers, runtime_note, show_progress
 from bertkit.cli.signals import resume_hint
+from bertkit.cli.train_options import (BatchSizeTrainOpt, CheckpointEveryOpt, EpochsOpt, LrOpt, MaxGradNormOpt, PatienceOpt, ResumeOpt, SeedOpt,
+                                       WarmupRatioOpt, WeightDecayOpt, build_args, deprecated)
 from bertkit.engine.runtime import check_names
 from bertkit.errors import InputError, UsageError
 from bertkit.io.atomic import check_output
@@ -24,7 +26,7 @@ app = typer.Typer(
 
 RerankModelOpt = typer.Option(None, "--model", "-m", help="Reranker directory, or a sentence-transformers CrossEncoder directory (default: the shipped reranker).")
 SquadOpt = typer.Option(None, "--squad", help="SQuAD JSON file(s): each question's paragraph is its positive, negatives are mined (repeat for several files).")
-_FLAGS = dict(pooling="--pooling", loss="--loss", delta="--delta", epochs="--epochs", lr="--lr", batch_size="--batch-size", max_length="--max-length",
+_FLAGS = dict(pooling="--pooling", loss="--loss", delta="--delta", model="--base", max_length="--max-length",
               train_layers="--train-layers", negatives="--negatives", miner="--miners", dev_articles="--dev-articles", train="--train",
               top_k="--top-k")
 
@@ -76,16 +78,21 @@ def train_command(
     model: Optional[str] = typer.Option(None, "--base", help="Base encoder directory (default: the packaged all-MiniLM-L6-v2)."),
     pooling: str = typer.Option("mean", "--pooling", help="Pooling under the one-logit head: mean, cls or pooler."),
     loss: str = typer.Option("bce", "--loss", help="bce (each pair on its own) or listwise (softmax over each query's rows)."),
-    epochs: int = typer.Option(1, "--epochs", min=1),
-    lr: float = typer.Option(5e-5, "--lr", callback=finite),
-    batch_size: int = typer.Option(16, "--batch-size", "-b", min=1, help="Pairs per batch."),
+    epochs: Optional[int] = EpochsOpt("1"),
+    lr: Optional[float] = LrOpt("5e-5"),
+    batch_size: Optional[int] = BatchSizeTrainOpt("16 pairs"),
+    weight_decay: float = WeightDecayOpt,
+    warmup_ratio: float = WarmupRatioOpt,
+    max_grad_norm: float = MaxGradNormOpt,
+    patience: Optional[int] = PatienceOpt("0"),
     max_length: int = typer.Option(256, "--max-length", help="Tokens per pair (query + passage + special tokens)."),
     train_layers: str = typer.Option("2", "--train-layers", help="Train the top N encoder layers (+ head), or 'all'."),
     delta: str = typer.Option("int8", "--delta", help="Store trained layers as fp16/int8/int4 deltas against the packaged encoder, or 'none' (whole encoder)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use N questions (--squad, seeded sample) or the first N pairs."),
-    seed: int = typer.Option(42, "--seed"),
-    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from OUT/.train/checkpoint."),
-    checkpoint_every: int = typer.Option(200, "--checkpoint-every", min=0),
+    max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Use N questions (--squad, seeded sample) or the first N pairs."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, hidden=True, help="Old name of --max-train."),
+    seed: int = SeedOpt,
+    resume: bool = ResumeOpt,
+    checkpoint_every: int = CheckpointEveryOpt,
     threads: Optional[int] = ThreadsOpt,
     device: str = DeviceOpt,
     nproc: int = typer.Option(1, "--nproc", min=1, help="Train data-parallel in N local processes (torchrun + DDP)."),
@@ -102,10 +109,13 @@ def train_command(
     if threads is not None:
         torch.set_num_threads(threads)
     log = lambda m: err_console.print(m, markup=False)  # noqa: E731
+    limit = deprecated(limit, "--limit", max_train, "--max-train")
+    given = {k: v for k, v in dict(epochs=epochs, lr=lr, batch_size=batch_size, patience=patience).items() if v is not None}
+    args = build_args(RerankTrainArgs, _FLAGS, model=model, pooling=pooling, loss=loss, max_length=max_length, **given,
+                      weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_grad_norm=max_grad_norm,
+                      train_layers=parse_train_layers(train_layers), delta=None if delta == "none" else delta, seed=seed,
+                      resume=resume, device=device, checkpoint_every=checkpoint_every, progress=show_progress())
     with flags_for(**_FLAGS):
-        args = RerankTrainArgs(model=model, pooling=pooling, loss=loss, max_length=max_length, epochs=epochs, lr=lr, batch_size=batch_size,
-                               train_layers=parse_train_layers(train_layers), delta=None if delta == "none" else delta, seed=seed,
-                               resume=resume, device=device, checkpoint_every=checkpoint_every, progress=show_progress())
         pairs, dev_pairs = _training_pairs(train, dev, squad, dev_articles, negatives, _miners(miners), limit, seed, log, dev_limit)
     with resume_hint(out), flags_for(**_FLAGS):
         report = train_reranker(pairs, dev_pairs, out, args, log=log)

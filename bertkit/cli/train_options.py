@@ -69,7 +69,7 @@ def build_args(cls: type, flags: dict[str, str] | None = None, **values: Any) ->
     """``cls(**values)``, a bad value reported with its flag (``--lr: must be > 0, got -1.0``)."""
     from bertkit.training.args import TRAIN_FLAGS
 
-    names = {**{k: v for k, v in _all_flags(cls).items()}, **TRAIN_FLAGS, **(flags or {})}
+    names = {**_all_flags(cls), **TRAIN_FLAGS, **(flags or {})}
     with flags_for(**names):
         return cls(**values)
 

@@ -6,17 +6,21 @@ pool: each actor loads the predictor once, and per shard reads its rows, predict
 writes ``part-NNNNNN.parquet`` (an ``id`` column, the corpus row position, then the
 task's columns) to a temporary name that it renames when complete. So:
 
-* a rerun skips every shard already on disk and writes only the rest;
+* a rerun skips every shard already on disk whose key matches and writes only the rest:
+  a shard's key is the sha256 of the task's options and the shard's input rows (stored in
+  the Parquet file's metadata), so an edited row is recomputed even when the file's
+  length and mtime were kept;
 * a run killed at any point and rerun gives exactly the rows of an uninterrupted run;
 * a killed worker is restarted by Ray and its shard redone (written once, by rename).
 
-``OUTDIR/_bertkit_job.json`` records the input files and options; a rerun with other
-input or options into the same OUTDIR is refused rather than mixed. On a cluster, INPUT
+``OUTDIR/_bertkit_job.json`` records the task, its options and the sharding; a rerun with
+other options into the same OUTDIR is refused rather than mixed. On a cluster, INPUT
 and OUTDIR must be paths every node sees (a shared file system).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -32,9 +36,11 @@ from bertkit.distributed.ray_env import actor_args, connect, require_ray
 from bertkit.distributed.sources import Shard, ShardPlan, plan_shards, read_shard
 from bertkit.errors import BertkitError, UsageError
 
-__all__ = ["JobOptions", "JobSummary", "ShardWriter", "run_job", "shard_path", "read_output"]
+__all__ = ["JobOptions", "JobSummary", "ShardWriter", "run_job", "shard_path", "shard_key", "read_output"]
 
 MANIFEST = "_bertkit_job.json"
+MANIFEST_VERSION = 2  # 2: shards keyed by content
+KEY_FIELD = b"bertkit.shard_key"
 
 
 @dataclass
@@ -72,12 +78,25 @@ def shard_path(outdir: str | os.PathLike, shard: Shard | int) -> Path:
     return Path(outdir) / f"part-{index:06d}.parquet"
 
 
-def _complete(outdir: str | os.PathLike, shard: Shard) -> bool:
+def shard_key(options: dict, rows: dict[str, list[str]]) -> str:
+    """sha256 of the task's options and a shard's input rows: what its output depends on."""
+    digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode("utf-8"))
+    for column in sorted(rows):
+        digest.update(b"\x00" + column.encode("utf-8"))
+        for value in rows[column]:
+            data = value.encode("utf-8", "surrogatepass")
+            digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+def _complete(outdir: str | os.PathLike, shard: Shard, key: str) -> bool:
+    """The shard's file holds its rows, computed from the same input rows and options (``key``)."""
     path = shard_path(outdir, shard)
     try:
-        return pq.ParquetFile(path).metadata.num_rows == shard.rows
+        meta = pq.ParquetFile(path).metadata
     except (OSError, pa.ArrowInvalid):
         return False
+    return meta.num_rows == shard.rows and (meta.metadata or {}).get(KEY_FIELD) == key.encode("ascii")
 
 
 def _column(values: Any) -> pa.Array:
@@ -88,11 +107,12 @@ def _column(values: Any) -> pa.Array:
     return pa.array(values)
 
 
-def write_shard(outdir: str | os.PathLike, shard: Shard, columns: dict[str, Any]) -> Path:
-    """``id`` + ``columns`` to the shard's file: a temporary name, then one rename."""
+def write_shard(outdir: str | os.PathLike, shard: Shard, columns: dict[str, Any], key: str = "") -> Path:
+    """``id`` + ``columns`` to the shard's file (``key`` in its metadata): a temporary name, then one rename."""
     target = shard_path(outdir, shard)
     table = pa.table({"id": pa.array(np.arange(shard.start, shard.stop, dtype=np.int64)),
                       **{k: _column(v) for k, v in columns.items()}})
+    table = table.replace_schema_metadata({KEY_FIELD: key.encode("ascii")})
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         pq.write_table(table, tmp)
@@ -107,6 +127,7 @@ class ShardWriter:
 
     def __init__(self, task, plan: ShardPlan, outdir: str) -> None:
         self.task, self.plan, self.outdir = task, plan, outdir
+        self.options = _task_options(task)
         self.predictor = task.load()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -114,8 +135,10 @@ class ShardWriter:
         for index in batch["shard"].tolist():
             shard = self.plan.shards[int(index)]
             start = time.perf_counter()
-            if not _complete(self.outdir, shard):  # a retried batch may hold shards already written
-                write_shard(self.outdir, shard, self.task.apply(self.predictor, read_shard(self.plan, shard)))
+            rows_in = read_shard(self.plan, shard)
+            key = shard_key(self.options, rows_in)  # of the rows this worker read
+            if not _complete(self.outdir, shard, key):  # a retried batch may hold shards already written
+                write_shard(self.outdir, shard, self.task.apply(self.predictor, rows_in), key)
             rows.append(shard.rows)
             seconds.append(time.perf_counter() - start)
         return {"shard": batch["shard"], "rows": np.array(rows), "seconds": np.array(seconds), "pid": np.full(len(rows), os.getpid())}
@@ -133,16 +156,23 @@ def _check_manifest(outdir: Path, task, plan: ShardPlan) -> None:
 
     if outdir.exists() and not outdir.is_dir():
         raise UsageError(f"--output {outdir} is a file; --engine ray writes a directory of Parquet shards")
-    wanted = {"version": 1, "options": _task_options(task), "input": plan.fingerprint()}
+    wanted = {"version": MANIFEST_VERSION, "options": _task_options(task), "columns": plan.columns, "rows_per_shard": plan.rows_per_shard}
     manifest = outdir / MANIFEST
     if manifest.is_file():
         if json.loads(manifest.read_text(encoding="utf-8")) != json.loads(json.dumps(wanted)):
-            raise UsageError(f"{outdir} holds shards of another run (different input or options); give a new --output directory")
+            raise UsageError(f"{outdir} holds shards of another run (different options or sharding); give a new --output directory")
         return
     if outdir.is_dir() and any(outdir.glob("part-*.parquet")):
         raise UsageError(f"{outdir} holds shards without {MANIFEST}; give a new --output directory")
     outdir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(manifest, json.dumps(wanted, indent=1))
+
+
+def _shard_number(path: Path) -> int:
+    try:
+        return int(path.name[len("part-"):-len(".parquet")])
+    except ValueError:
+        return -1
 
 
 def _default_workers(ray, opts: JobOptions) -> int:
@@ -175,7 +205,11 @@ def run_job(task, input_spec: str, outdir: str | os.PathLike, opts: JobOptions, 
     _check_manifest(outdir, task, plan)
     for stale in outdir.glob(".part-*.tmp"):  # left by a killed run
         stale.unlink(missing_ok=True)
-    pending = [s for s in plan.shards if not _complete(outdir, s)]
+    for extra in outdir.glob("part-*.parquet"):  # beyond the input's end (it has fewer rows now)
+        if _shard_number(extra) >= len(plan.shards):
+            extra.unlink(missing_ok=True)
+    options = _task_options(task)
+    pending = [s for s in plan.shards if not _complete(outdir, s, shard_key(options, read_shard(plan, s)))]
     skipped = len(plan.shards) - len(pending)
     if skipped:
         log(f"{skipped} of {len(plan.shards)} shards already complete in {outdir}; skipping them")

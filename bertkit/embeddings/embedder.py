@@ -16,7 +16,8 @@ import torch
 from bertkit.encoder.encoder import Encoder
 from bertkit.encoder.loading import resolve_model_dir
 from bertkit.embeddings.engine import build_backend
-from bertkit.engine.runtime import Runtime, model_key, probe_encoder, resolve_runtime
+from bertkit.engine.loader import load_on_runtime, resolve_source
+from bertkit.engine.runtime import Runtime, resolve_runtime
 from bertkit.embeddings.layers import LayerSelection, parse_layers
 from bertkit.embeddings.names import LONG_MODES
 from bertkit.embeddings.pooling import Pooling, build_pooling, split_pooling_spec
@@ -407,16 +408,11 @@ def _runtime_and_encoder(model, encoder: Encoder | None, backend: str, dtype: st
             raise UsageError(ONNX_ON_GPU)
         return runtime, encoder
     path = resolve_model_dir(model)
-    probed: list[Encoder] = []
 
-    def probe(dev: str):
-        probed.append(Encoder(path, device=dev, dtype="fp32", max_length=max_length))
-        return probe_encoder(probed[0])
+    def build(dev: str, torch_dtype: str, runtime: Runtime | None) -> Encoder:
+        # behind ONNX the torch weights are needed only to export (once, then cached)
+        lazy = runtime is not None and runtime.backend == "onnx"
+        return Encoder(path, device=dev, dtype=torch_dtype, max_length=max_length, lazy=lazy)
 
-    runtime = resolve_runtime(backend, dtype, device, model=model_key(path), probe=probe)
-    if probed:  # reuse the probe's model: autocast is the only difference between the dtypes
-        probed[0].dtype = runtime.torch_dtype
-        return runtime, probed[0]
-    # behind ONNX the torch weights are needed only to export (once, then cached)
-    lazy = runtime.backend == "onnx"
-    return runtime, Encoder(path, device=runtime.device, dtype=runtime.torch_dtype, max_length=max_length, lazy=lazy)
+    # the one loader (bertkit.engine.loader): auto resolved, the probe's model kept
+    return load_on_runtime(resolve_source(path, "embeddings"), backend, dtype, device, build, lambda encoder: [encoder])

@@ -54,7 +54,7 @@ def read_header(file: Path) -> dict[str, dict]:
                 raise ValueError(f"tensor {name} lies outside the file")
         return tensors
     except (OSError, ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"{file}: not a readable safetensors file ({str(exc).splitlines()[0][:200]})") from None
+        raise ModelLoadError(f"{file}: the weights could not be loaded (not a readable safetensors file: {str(exc).splitlines()[0][:200]})") from None
 
 
 def header_shapes(path: Path) -> dict[str, tuple[int, ...]]:

@@ -147,22 +147,23 @@ def load_on_runtime(
     backend: str,
     dtype: str,
     device: str,
-    build: Callable[[str, str], M],
+    build: Callable[[str, str, Runtime | None], M],
     encoders: Callable[[M], list],
     *,
     resolve: Callable[..., Runtime] = resolve_runtime,
 ) -> tuple[Runtime, M]:
-    """(Runtime, model): ``auto`` resolved, then ``build(device, torch_dtype)`` once.
+    """(Runtime, model): ``auto`` resolved, then ``build(device, torch_dtype, runtime)`` once.
 
     When ``auto`` needs the bf16 probe, the model is built in fp32 to run it
-    (``encoders(model)[0]`` is probed) and kept: bf16 is autocast over the same weights,
-    so every encoder of the model just switches its dtype. ``resolve`` is
+    (``build(device, "fp32", None)``; ``encoders(model)[0]`` is probed) and kept: bf16 is
+    autocast over the same weights, so every encoder of the model just switches its dtype.
+    Otherwise ``build`` gets the chosen runtime (an ONNX runtime may skip the torch weights). ``resolve`` is
     :func:`resolve_runtime` or a task's narrower version (the tagger has no int8).
     """
     probed: list = []
 
     def probe(dev: str):
-        probed.append(build(dev, "fp32"))
+        probed.append(build(dev, "fp32", None))
         return probe_encoder(encoders(probed[0])[0])
 
     runtime = resolve(backend, dtype, device, model=model_key(source.path), probe=probe)
@@ -171,4 +172,4 @@ def load_on_runtime(
         for encoder in encoders(model):
             encoder.dtype = runtime.torch_dtype
         return runtime, model
-    return runtime, build(runtime.device, runtime.torch_dtype)
+    return runtime, build(runtime.device, runtime.torch_dtype, runtime)

@@ -1,8 +1,10 @@
 """What a model is made of: module tree, parameter counts, the embedding layer in detail.
 
-A BERT input embedding is the sum of three *learned* tables (word, position and
-token type), followed by LayerNorm and dropout. All three tables are ordinary trainable
-parameters: position and token-type embeddings are not fixed sinusoids.
+The embedding layer is described as the architecture has it (:mod:`bertkit.inspection.layout`):
+BERT sums three *learned* tables (word, position and token type; trainable parameters,
+not fixed sinusoids), DistilBERT has no token types, ALBERT and ELECTRA factorise the
+embedding and project it, DeBERTa-v3 has no absolute positions (relative ones in
+attention) and ModernBERT rotary positions and no token types.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from torch import nn
+
+from bertkit.inspection.layout import EmbeddingTable, describe_layout
 
 __all__ = ["ParamCount", "EmbeddingTable", "Anatomy", "describe_model"]
 
@@ -21,15 +25,6 @@ class ParamCount:
     params: int
     trainable: int
     children: list["ParamCount"] = field(default_factory=list)
-
-
-@dataclass
-class EmbeddingTable:
-    name: str  # e.g. "word_embeddings"
-    role: str  # "word", "position", "token type", "layer norm"
-    shape: list[int]  # (rows, hidden) for tables, (hidden,) for LayerNorm
-    params: int
-    trainable: bool
 
 
 @dataclass
@@ -47,6 +42,11 @@ class Anatomy:
     trainable_params: int
     embeddings: list[EmbeddingTable]
     tree: ParamCount
+    positions: str = "learned"  # learned, sinusoidal, relative, learned + relative, rotary, none
+    token_types: int = 2  # rows of the token-type table (0: none)
+    position_offset: int = 0  # position id = token index + this (RoBERTa: padding_idx + 1)
+    embedding_summary: str = ""  # one line: what the embedding layer computes
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,39 +70,10 @@ def _tree(module: nn.Module, name: str, depth: int, max_depth: int) -> ParamCoun
     return node
 
 
-_ROLES = {
-    "word_embeddings": "word",
-    "position_embeddings": "position",
-    "token_type_embeddings": "token type",
-    "LayerNorm": "layer norm",
-    "layer_norm": "layer norm",
-}
-
-
-def _embedding_module(model: nn.Module) -> nn.Module | None:
-    for name, module in model.named_modules():
-        if name.endswith("embeddings") and any(hasattr(module, k) for k in ("word_embeddings", "position_embeddings")):
-            return module
-    return None
-
-
 def describe_model(model: nn.Module, max_depth: int = 3) -> Anatomy:
     """Structure and parameter counts of a transformers encoder."""
     cfg = model.config
-    embeddings: list[EmbeddingTable] = []
-    emb_module = _embedding_module(model)
-    if emb_module is not None:
-        for child_name, child in emb_module.named_children():
-            role = _ROLES.get(child_name)
-            if role is None:
-                continue
-            weight = getattr(child, "weight", None)
-            if weight is None:
-                continue
-            total, _ = _count(child)
-            embeddings.append(
-                EmbeddingTable(child_name, role, list(weight.shape), total, all(p.requires_grad for p in child.parameters()))
-            )
+    layout = describe_layout(model)
     total, trainable = _count(model)
     return Anatomy(
         model_type=getattr(cfg, "model_type", "?"),
@@ -116,6 +87,11 @@ def describe_model(model: nn.Module, max_depth: int = 3) -> Anatomy:
         type_vocab_size=int(getattr(cfg, "type_vocab_size", 0) or 0),
         total_params=total,
         trainable_params=trainable,
-        embeddings=embeddings,
+        embeddings=layout.tables,
         tree=_tree(model, "", 0, max_depth),
+        positions=layout.positions,
+        token_types=layout.token_types,
+        position_offset=layout.position_offset,
+        embedding_summary=layout.summary,
+        notes=layout.notes,
     )

@@ -13,6 +13,7 @@ from bertkit.modeldir.directory import (
     finish_writing,
     member_dir,
     read_model_dir,
+    recover_interrupted_save,
     rewrite_model_dir,
     start_writing,
     verify_manifest,
@@ -38,4 +39,5 @@ __all__ = [
     "verify_manifest",
     "writing_model_dir",
     "rewrite_model_dir",
+    "recover_interrupted_save",
 ]

@@ -44,7 +44,7 @@ from bertkit.modeldir.schema import check_relative, config_from_dict, config_to_
 
 __all__ = [
     "CONFIG_FILE", "MANIFEST_FILE", "MANIFEST_FORMAT", "start_writing", "finish_writing", "read_model_dir",
-    "verify_manifest", "member_dir", "check_relative", "convert_model_dir", "writing_model_dir", "rewrite_model_dir",
+    "verify_manifest", "member_dir", "check_relative", "convert_model_dir", "writing_model_dir", "rewrite_model_dir", "recover_interrupted_save",
 ]
 
 CONFIG_FILE = "bertkit.json"
@@ -72,7 +72,8 @@ def writing_model_dir(target: str | os.PathLike, option: str = "--out") -> Itera
     if target.exists() and not target.is_dir():
         raise ModelLoadError(f"{target} is a file; a model directory is needed")
     with output_lock(target, option):
-        _tidy(target)
+        target = Path(target)
+        recover_interrupted_save(target)
         stage = temp_sibling(target)
         try:
             stage.mkdir(mode=0o755)
@@ -117,8 +118,8 @@ def _swap_in(stage: Path, target: Path) -> None:
     _save_step("removed")
 
 
-def _tidy(target: Path) -> None:
-    """Under the lock, clear what a killed writer of ``target`` left: its work directories and
+def recover_interrupted_save(target: Path) -> None:
+    """Call under ``target``'s lock: clear what a killed writer of ``target`` left: its work directories and
     a swapped-out old copy; with ``target`` missing (killed between the two renames), the
     new directory if it was complete, else the old one, goes back to ``target``."""
     leftovers = [p for pattern in (f".{target.name}.*.tmp", f".{target.name}.*.old")

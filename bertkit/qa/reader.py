@@ -85,12 +85,12 @@ class Reader:
         """
         source = resolve_source(path, "qa")
         if source.format == "hf-task":
-            def build(dev: str, torch_dtype: str):
+            def build(dev: str, torch_dtype: str, _runtime=None):
                 return load_hf_qa_model(source.path, device=dev, dtype=torch_dtype)
         else:
             directory, _ = read_config(source.path)  # verified before the runtime is chosen
 
-            def build(dev: str, torch_dtype: str):
+            def build(dev: str, torch_dtype: str, _runtime=None):
                 return load_qa_model(directory, device=dev, dtype=torch_dtype)
 
         runtime, (model, config) = load_on_runtime(source, backend, dtype, device, build, lambda built: [built[0].wrapped])

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, replace
 
 from bertkit.errors import ParameterError
-from bertkit.modeldir import finish_writing
+from bertkit.modeldir import finish_writing, rewrite_model_dir
 from bertkit.qa.evaluate import evaluate_squad, metrics_at
 from bertkit.qa.model import QAModel
 from bertkit.qa.modeldir import QAConfig, read_config
@@ -68,5 +68,6 @@ def write_null_threshold(directory: str | os.PathLike, choice: ThresholdChoice) 
     """Store ``choice`` in a QA model directory (config and manifest rewritten; weights unchanged)."""
     path, config = read_config(directory)
     config = with_threshold(config, choice)
-    finish_writing(path, config)
+    with rewrite_model_dir(path) as stage:  # a copy with the new config, swapped in whole
+        finish_writing(stage, config)
     return config

@@ -16,70 +16,49 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from bertkit.classification.config import EncoderSpec
 from bertkit.classification.model import HeadSpec
 from bertkit.classification.modeldir import default_encoder_sha256, is_default_encoder
 from bertkit.encoder.batching import pad_batch
-from bertkit.encoder.delta import DELTA_DTYPES, top_layer_names
+from bertkit.encoder.delta import top_layer_names
 from bertkit.encoder.encoder import Encoder
-from bertkit.errors import ParameterError, UsageError, choice_error
+from bertkit.errors import ParameterError, UsageError
 from bertkit.rerank.config import RerankConfig
 from bertkit.rerank.data import Pairs
 from bertkit.rerank.metrics import ranking_metrics
 from bertkit.rerank.model import CrossEncoderModel, bce_loss, build_head, listwise_loss, pair_windows
 from bertkit.rerank.modeldir import save_reranker
 from bertkit.training import Trainer, TrainConfig, TrainResult, ddp, epoch_rng, grouped_batches, plot_training_curves, seed_everything
-from bertkit.training.checkpoint import resume_args
+from bertkit.training.args import TrainArgs
+from bertkit.training.checkpoint import NOT_SHAPING
 
 __all__ = ["RerankTrainArgs", "RerankReport", "train_reranker", "query_batches", "dev_metrics", "WORK_DIR", "LOSSES"]
 
 WORK_DIR = ".train"
-POOLINGS = ("mean", "cls", "pooler")
 LOSSES = ("bce", "listwise")
 
 
-@dataclass
-class RerankTrainArgs:
-    model: str | None = None  # base encoder directory (None: the packaged all-MiniLM-L6-v2)
-    pooling: str = "mean"
-    loss: str = "bce"  # bce | listwise
-    max_length: int = 256
-    epochs: int = 1
-    lr: float = 5e-5
-    batch_size: int = 16
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    train_layers: int | None = 2  # the top N layers (+ head) learn; None: the whole encoder
-    delta: str | None = "int8"  # store the trained layers as deltas against the packaged encoder (None: the whole encoder)
-    patience: int | None = None
-    seed: int = 42
-    resume: bool = False
-    device: str = "auto"
-    checkpoint_every: int = 200
-    progress: bool = False
+class RerankTrainArgs(TrainArgs):
+    """The shared :class:`~bertkit.training.args.TrainArgs` with the reranker's defaults (1 epoch,
+    lr 5e-5, 16 pairs a step, no early stopping) and its own fields."""
 
-    def __post_init__(self) -> None:
-        if self.pooling not in POOLINGS:
-            raise choice_error("pooling", self.pooling, POOLINGS)
-        if self.loss not in LOSSES:
-            raise choice_error("loss", self.loss, LOSSES)
-        if self.delta is not None and self.delta not in DELTA_DTYPES:
-            raise choice_error("delta", self.delta, DELTA_DTYPES)
-        checks = [(self.epochs >= 1, "epochs", f"epochs must be >= 1, got {self.epochs}"),
-                  (self.lr > 0, "lr", f"lr must be > 0, got {self.lr}"),
-                  (self.batch_size >= 1, "batch_size", f"batch_size must be >= 1, got {self.batch_size}"),
-                  (self.max_length >= 8, "max_length", f"max_length must be >= 8, got {self.max_length}"),
-                  (self.train_layers is None or self.train_layers >= 0, "train_layers", f"train_layers must be >= 0, got {self.train_layers}")]
-        for ok, param, message in checks:
-            if not ok:
-                raise ParameterError(param, message)
+    epochs: int | None = Field(1, ge=1)
+    lr: float | None = Field(5e-5, gt=0)
+    batch_size: int | None = Field(16, ge=1)
+    model: str | None = None  # base encoder directory (None: the packaged all-MiniLM-L6-v2)
+    pooling: Literal["mean", "cls", "pooler"] = "mean"
+    loss: Literal["bce", "listwise"] = "bce"
+    max_length: int = Field(256, ge=8)
+    train_layers: int | None = Field(2, ge=0)  # the top N layers (+ head) learn; None: the whole encoder
+    delta: Literal["fp16", "int8", "int4"] | None = "int8"  # trained layers as deltas against the packaged encoder (None: whole encoder)
 
 
 @dataclass
@@ -154,7 +133,7 @@ def train_reranker(train: Pairs, dev: Pairs | None, out: str | Path, args: Reran
                if k in ("loss", "mrr@10", "ndcg@10")}
     rate = result.examples / max(result.seconds, 1e-9)
     config = RerankConfig(max_length=encoder.max_length, head=spec, encoder=_storage(args, encoder), activation="sigmoid",
-                          training={**asdict(args), "train_pairs": len(train), "dev_pairs": len(dev) if dev else 0},
+                          training={**args.model_dump(), "train_pairs": len(train), "dev_pairs": len(dev) if dev else 0},
                           metrics={**{f"dev_{k}": v for k, v in metrics.items()}, "best_epoch": result.best_epoch, "pairs_per_second": rate})
     if rank.main:
         _write(out, config, model, encoder, result, args)
@@ -187,9 +166,8 @@ def _fit(model: CrossEncoderModel, encoder: Encoder, train: Pairs, dev: Pairs | 
         return bce_loss(logits, labels[idx])
 
     evaluate = (lambda m: dev_metrics(m, encoder, dev, max(32, args.batch_size))) if dev is not None and len(dev) else None
-    config = TrainConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
-                         max_grad_norm=args.max_grad_norm, patience=args.patience, metric="ndcg@10", seed=args.seed,
-                         checkpoint_every=args.checkpoint_every, num_layers=encoder.num_layers, resume_args=resume_args(args))
+    shaping = {k: v for k, v in args.model_dump().items() if k not in NOT_SHAPING}
+    config = TrainConfig(**args.trainer_fields(), metric="ndcg@10", num_layers=encoder.num_layers, resume_args=shaping)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     log(f"training {len(trainable)} tensors ({sum(p.numel() for p in model.parameters() if p.requires_grad):,} weights) on {len(train)} pairs")
     trainer = Trainer(model, batches, loss_fn, evaluate, config, out_dir=work, progress=args.progress, log=log)

@@ -97,8 +97,16 @@ def hamming(query_bits: np.ndarray, block_bits: np.ndarray) -> np.ndarray:
     step = max(1, (1 << 24) // max(1, block_bits.shape[0] * block_bits.shape[1]))  # keep (q, n, B) near 16 MB
     for i in range(0, len(query_bits), step):
         xor = np.bitwise_xor(query_bits[i : i + step, None, :], block_bits[None, :, :])  # (q, n, B)
-        out[i : i + step] = np.bitwise_count(xor).sum(axis=2, dtype=np.int32)
+        out[i : i + step] = _popcount(xor).sum(axis=2, dtype=np.int32)
     return out
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits per byte (numpy >= 2 has it built in; a lookup table before)."""
+    return np.bitwise_count(x) if hasattr(np, "bitwise_count") else _POPCOUNT[x]
 
 
 def check_precision(precision: str, dim: int, model_dim: int) -> None:

@@ -90,7 +90,7 @@ def create_app(options: ServeOptions | None = None, models: ServedModels | None 
     """The server as an ASGI app. ``models`` given: serve those; else load ``options``' models
     in a thread at start-up (``/health`` answers 503 until they are ready)."""
     from bertkit import __version__
-    from bertkit.serve import routes_embed, routes_rerank, routes_tasks
+    from bertkit.serve import routes_embed, routes_rerank, routes_search, routes_tasks
 
     state = ServerState(options or ServeOptions())
 
@@ -118,6 +118,7 @@ def create_app(options: ServeOptions | None = None, models: ServedModels | None 
         app.include_router(routes_rerank.open_router)
     app.include_router(routes_tasks.router)
     app.include_router(routes_rerank.router)  # /rerank, /v1/rerank
+    app.include_router(routes_search.router)  # /search over the served index (--index DIR)
     routes_rerank.attach(app, state.options.rerank, state.options.index, backend=state.options.backend, dtype=state.options.dtype,
                          device=state.options.device)
     _service_routes(app, state, __version__)

@@ -193,3 +193,10 @@ async def answer_dispatch(request: Request):
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     return await answer_with_context(parsed, request)
+
+
+@router.get("/rerank/info", summary="What the rerank and corpus routes serve")
+async def rerank_info(request: Request):
+    """``{"rerank": bool, "index": bool}``: whether a reranker and an index are served (the page's corpus panel asks)."""
+    parts = _parts(request)
+    return {"rerank": parts.served("rerank"), "index": parts.served("index")}

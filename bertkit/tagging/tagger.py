@@ -76,7 +76,7 @@ class Tagger:
         source = resolve_source(path, "tagger")  # None: refused, no tagger is shipped
         loader = load_hf_tagger if source.format == "hf-task" else load_tagger_model
 
-        def build(dev: str, torch_dtype: str):
+        def build(dev: str, torch_dtype: str, _runtime=None):
             return loader(source.path, device=dev, dtype=torch_dtype)
 
         runtime, (model, config) = load_on_runtime(

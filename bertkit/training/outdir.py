@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bertkit.io.atomic import output_lock
+from bertkit.modeldir import recover_interrupted_save
 from bertkit.training import ddp
 
 __all__ = ["training_lock"]
@@ -19,9 +20,11 @@ __all__ = ["training_lock"]
 
 @contextlib.contextmanager
 def training_lock(out: str | os.PathLike, option: str = "--out") -> Iterator[Path]:
-    """Hold ``out``'s write lock for a training run (a second run into it is refused, naming its pid)."""
+    """Hold ``out``'s write lock for a training run (a second run into it is refused, naming its
+    pid), after putting back what a save killed between its two renames left beside it."""
     if not ddp.current().main:
         yield Path(out)
         return
     with output_lock(out, option) as path:
+        recover_interrupted_save(path)
         yield path

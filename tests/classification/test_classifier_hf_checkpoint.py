@@ -8,10 +8,10 @@ import json
 
 import numpy as np
 import pytest
+from hf_tiny import CLASS_LABELS, TEXTS, reference_probabilities, save_checkpoint
 
 from bertkit import Classifier, ModelLoadError
 from bertkit.cli.app import main
-from hf_tiny import CLASS_LABELS, TEXTS, reference_probabilities, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from tiny_data import classify_parts
 
 
 def _train(tiny_bert, train_csv, out, **kw):
-    opts = dict(train=str(train_csv), out=str(out), model=str(tiny_bert), dev=str(train_csv), seed=1, patience=None, epochs=1)
+    opts = dict(train=str(train_csv), out=str(out), model=str(tiny_bert), dev=str(train_csv), seed=1, patience=0, epochs=1)
     opts.update(kw)
     train_classifier(**classify_parts(**opts))
     return out

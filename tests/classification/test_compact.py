@@ -15,7 +15,7 @@ def full_model(tmp_path_factory):
     train = write_rows(tmp / "train.csv", sentiment_rows(24))
     out = tmp / "full"
     train_classifier(**classify_parts(train=str(train), dev=str(train), out=str(out), pooling="mean", epochs=1, lr=1e-3,
-                                      batch_size=8, train_layers=1, max_length=16, seed=1, patience=None, device="cpu"))
+                                      batch_size=8, train_layers=1, max_length=16, seed=1, patience=0, device="cpu"))
     return out
 
 

@@ -62,7 +62,7 @@ def test_linear_head_ignores_feature_scale(tiny_bert, train_csv, dev_csv, tmp_pa
 
 
 def test_mlp_head_picks_epoch_on_held_out_rows(tiny_bert, train_csv, dev_csv, tmp_path):
-    report = train_classifier(**_opts(tiny_bert, train_csv, dev_csv, tmp_path / "m", hidden=16, epochs=3, patience=None))
+    report = train_classifier(**_opts(tiny_bert, train_csv, dev_csv, tmp_path / "m", hidden=16, epochs=3, patience=0))
     config = read_config(tmp_path / "m")
     assert config.metrics["solver"] == "adamw" and 0 <= config.metrics["best_epoch"] <= 3  # 0: the starting point
     assert report.rows[0]["accuracy"] == config.metrics["dev_accuracy"]
@@ -72,7 +72,7 @@ def test_attention_head_starts_from_logistic_regression_and_never_ends_worse(tin
     import json
 
     logs: list[str] = []
-    train_classifier(**_opts(tiny_bert, train_csv, dev_csv, tmp_path / "a", pooling="attention", epochs=2, patience=None), log=logs.append)
+    train_classifier(**_opts(tiny_bert, train_csv, dev_csv, tmp_path / "a", pooling="attention", epochs=2, patience=0), log=logs.append)
     assert any(m.startswith("start: L-BFGS logistic regression on the initial pooling") for m in logs)
     history = json.loads((tmp_path / "a" / "history.json").read_text())
     assert history[0]["epoch"] == 0  # the starting point is scored on the held-out rows like any epoch

@@ -14,7 +14,7 @@ from tiny_data import classify_parts
 
 def _opts(tiny_bert, train_csv, out, **kw):
     # device cpu: the seeded outcomes asserted here are those of the CPU's random numbers
-    base = dict(train=str(train_csv), out=str(out), model=str(tiny_bert), dev=str(train_csv), seed=1, patience=None, device="cpu")
+    base = dict(train=str(train_csv), out=str(out), model=str(tiny_bert), dev=str(train_csv), seed=1, patience=0, device="cpu")
     base.update(kw)
     return classify_parts(**base)
 

@@ -54,7 +54,7 @@ def classify_parts(**options) -> dict:
     parts = {}
     rest = dict(options)
     for name, cls in (("data", ClassifyData), ("head", HeadOptions), ("run", RunOptions)):
-        names = {f.name for f in fields(cls)}
+        names = set(getattr(cls, "model_fields", None) or {f.name for f in fields(cls)})  # RunOptions is pydantic
         parts[name] = cls(**{k: rest.pop(k) for k in list(rest) if k in names})
     out, model = rest.pop("out"), rest.pop("model", None)
     if rest:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hf_tiny import save_checkpoint
 
 from bertkit.engine.loader import ModelSource, load_on_runtime, resolve_source
 from bertkit.engine.runtime import Probe, Runtime
 from bertkit.errors import ModelLoadError, UsageError
-from hf_tiny import save_checkpoint
 
 
 def test_defaults_and_bertkit_directories():
@@ -50,7 +50,7 @@ def test_load_on_runtime_builds_once_and_keeps_the_probed_model(tmp_path):
     class FakeEncoder:
         dtype = "fp32"
 
-    def build(device, torch_dtype):
+    def build(device, torch_dtype, runtime):
         built.append((device, torch_dtype))
         return [FakeEncoder()]
 

@@ -6,10 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from bertkit.engine.predictor import PREDICTOR_METHODS, EvalReport, Predictor, Report, Result
-from bertkit.engine.runtime import Runtime
 from hf_tiny import CONTEXTS, QUESTIONS, TEXTS, save_checkpoint
+
+from bertkit.engine.predictor import (
+    PREDICTOR_METHODS,
+    EvalReport,
+    Predictor,
+    Report,
+    Result,
+)
+from bertkit.engine.runtime import Runtime
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from hf_tiny import CONTEXTS, QUESTIONS, reference, save_checkpoint
 
 from bertkit import Reader
 from bertkit.cli.app import main
-from hf_tiny import CONTEXTS, QUESTIONS, reference, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def test_resume_continues_a_killed_run(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.setattr(model_module.QAModel, "loss", dying_loss)
     with pytest.raises(KeyboardInterrupt):
         train_qa(data, tmp_path / "run", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**args), device="cpu")
-    state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    state = json.loads((tmp_path / "run" / ".train" / "checkpoint" / "state.json").read_text())
     assert state["state"]["global_step"] == 4
     monkeypatch.setattr(model_module.QAModel, "loss", original)
     resumed = train_qa(data, tmp_path / "run", base=tiny_bert, config=QAConfig(**CONFIG), args=QATrainArgs(**args), resume=True, device="cpu")

@@ -97,3 +97,35 @@ def test_nothing_served_is_404():
     with pytest.raises(ApiError) as exc:
         RerankParts().get("rerank")
     assert exc.value.status == 404 and "--rerank" in exc.value.message
+
+
+def test_info_says_what_is_served(server):
+    assert server.get("/rerank/info").json() == {"rerank": True, "index": True}
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def test_page_asks_over_the_corpus(server):
+    """The page's corpus panel in headless Chromium: passages with scores, the answer marked in its passage."""
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(str(server.base_url) + "/")
+            page.wait_for_selector("#corpus-panel:not([hidden])", timeout=20000)
+            page.fill("#corpus-question", "Where was Marie Curie born?")
+            page.click("#corpus-ask")
+            mark = page.wait_for_selector("#corpus-passages mark.answer", timeout=60000)
+            assert mark.text_content() == "Warsaw"
+            assert page.locator("#corpus-passages li").count() == 3
+            assert "rerank" in page.locator("#corpus-passages li .muted").first.text_content()
+            assert "document curie" in page.text_content("#corpus-result")
+        finally:
+            browser.close()

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from bertkit.errors import BertkitError, ModelLoadError, ParameterError, UsageError
+from bertkit.errors import BertkitError, ModelLoadError, ParameterError
 from bertkit.rerank import Reranker
 from bertkit.rerank.data import read_pairs
 from bertkit.rerank.train import RerankTrainArgs, query_batches, train_reranker
@@ -74,7 +74,7 @@ def test_resume_continues_from_the_checkpoint(tiny_bert, pairs_file, tmp_path, o
 
 
 def test_bad_arguments(tiny_bert, pairs_file, tmp_path):
-    with pytest.raises(UsageError, match="valid options: bce, listwise"):
+    with pytest.raises(ParameterError, match="loss: must be one of bce or listwise"):
         RerankTrainArgs(loss="pairwise")
     with pytest.raises(ParameterError) as exc:
         RerankTrainArgs(lr=0)

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 
-
 LIMITED = textwrap.dedent("""
     import resource, sys
     limit, model, texts, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -70,9 +69,8 @@ def test_more_layers_than_the_weights_hold_is_refused(tiny_bert, tmp_path):
 
 def test_a_model_that_does_not_fit_in_the_memory_left_is_refused(tmp_path):
     import torch
-    from transformers import BertConfig, BertModel
-
     from hf_tiny import copy_tokenizer
+    from transformers import BertConfig, BertModel
 
     model = tmp_path / "big"
     torch.manual_seed(0)

@@ -58,6 +58,32 @@ def test_waiting_requests_merge_by_key_within_the_budget():
     assert timing.tokens == 4 and timing.batch_texts == 4 and timing.queue > 0
 
 
+def test_a_request_over_the_budget_is_split_and_others_run_between_its_slices():
+    rec = Recorder()
+
+    async def main():
+        b = Batcher("t", rec, max_batch_tokens=6, max_queue=100)
+        b.start()
+        rec.hold.clear()
+        heavy = asyncio.create_task(b.submit("k", [f"h{i}" for i in range(10)], [2] * 10))
+        await asyncio.sleep(0.05)  # its first slice is running
+        small = asyncio.create_task(b.submit("k", ["s"], [1]))
+        huge = asyncio.create_task(b.submit("k", ["one long text"], [50]))  # a single item over the budget still runs
+        await asyncio.sleep(0.05)
+        rec.hold.set()
+        results = await asyncio.gather(heavy, small, huge)
+        await b.close()
+        return results
+
+    (heavy, timing), (small, _), (huge, _) = _run(main())
+    assert heavy == [f"k:h{i}" for i in range(10)] and small == ["k:s"] and huge == ["k:one long text"]
+    batches = [items for _, items in rec.calls]
+    assert batches[0] == ["h0", "h1", "h2"]  # 3 x 2 tokens fill the budget of 6
+    assert batches[1] == ["s"] and batches[2] == ["one long text"]  # the waiting requests ran before the next slice
+    assert all(len(x) <= 3 for x in batches) and sum(len(x) for x in batches) == 12
+    assert timing.tokens == 20 and timing.batch_texts == 3
+
+
 def test_one_failing_request_does_not_fail_its_neighbours():
     rec = Recorder()
 

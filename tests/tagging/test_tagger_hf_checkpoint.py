@@ -8,10 +8,10 @@ import json
 
 import pytest
 import torch
+from hf_tiny import TAGS, TEXTS, reference, save_checkpoint
 
 from bertkit import ModelLoadError, Tagger
 from bertkit.cli.app import main
-from hf_tiny import TAGS, TEXTS, reference, save_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,8 @@ def test_cli_tags_with_a_transformers_directory(checkpoint, capsys):
 
 
 def test_labels_outside_bio_are_refused_in_one_line(tmp_path):
-    from transformers import BertConfig, BertForTokenClassification
-
     from hf_tiny import copy_tokenizer
+    from transformers import BertConfig, BertForTokenClassification
 
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                         id2label={0: "LABEL_0", 1: "LABEL_1"}, label2id={"LABEL_0": 0, "LABEL_1": 1})

@@ -1,0 +1,338 @@
+"""Search benchmarks: retrieval quality (SciFact test, SQuAD-open), build rate, exact vs approximate, precisions.
+
+    python bench/search.py --step scifact     # bertkit dense / BM25 / hybrid vs sentence-transformers (vectors cached)
+    python bench/search.py --step squad       # SQuAD-open: dev-v1.1 + train-v1.1 questions against all their paragraphs
+    python bench/search.py --step precision   # int8 / binary / --dim against fp32 on the SciFact vectors
+    python bench/search.py --step speed       # exact vs usearch: latency at 100k, recall@10 + QPS at 1M random unit vectors
+    python bench/search.py --step report      # write the BENCHMARKS.md section from the saved results
+
+Indexes, vectors and results are kept under /work/runs/search (``--runs``), not in the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from report import DATA, machine, write_section  # noqa: E402
+
+from bertkit.retrieval import Index  # noqa: E402
+from bertkit.retrieval.corpus import read_corpus  # noqa: E402
+from bertkit.retrieval.evaluate import evaluate_index  # noqa: E402
+from bertkit.retrieval.lexical import bm25_for  # noqa: E402
+from bertkit.retrieval.metrics import METRICS, evaluate_run, read_qrels, read_queries  # noqa: E402
+
+
+def _save(runs: Path, name: str, result: dict) -> None:
+    path = runs / "results.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = result
+    path.write_text(json.dumps(data, indent=1))
+    print(json.dumps({name: result}, indent=1))
+
+
+def _index(runs: Path, name: str, texts, ids, meta) -> tuple[Index, dict]:
+    """The cached bertkit index (built once: the expensive embedding pass), with its build timing."""
+    path = runs / f"{name}-index"
+    timing_file = runs / f"{name}-build.json"
+    if (path / "manifest.json").is_file():
+        return Index.load(path), json.loads(timing_file.read_text())
+    start = time.perf_counter()
+    index = Index.build(texts, ids, meta)
+    seconds = time.perf_counter() - start
+    index.save(path)
+    timing = {"documents": len(texts), "passages": len(index), "seconds": round(seconds, 1),
+              "docs_per_s": round(len(texts) / seconds, 1), "passages_per_s": round(len(index) / seconds, 1)}
+    timing_file.write_text(json.dumps(timing))
+    return index, timing
+
+
+def _st_vectors(runs: Path, name: str, texts: list[str]) -> np.ndarray:
+    """sentence-transformers vectors of ``texts`` with the same model (cached)."""
+    path = runs / f"{name}-st.npy"
+    if path.exists():
+        return np.load(path)
+    from sentence_transformers import SentenceTransformer
+
+    from bertkit.modeldir import default_model_dir
+
+    model = SentenceTransformer(str(default_model_dir()), device="cpu")
+    vectors = model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def _bm25_run(index: Index, queries: dict[str, str], depth: int = 100) -> dict[str, list[str]]:
+    """BM25 alone over the same passages (bm25s), folded to documents (max-p)."""
+    table = index._table
+    ids = list(queries)
+    _, rows = bm25_for(table).search([queries[q] for q in ids], depth * 2)
+    run = {}
+    for q, row in zip(ids, rows):
+        docs = list(dict.fromkeys(table.doc_ids[r] for r in row if r >= 0))
+        run[q] = docs[:depth]
+    return run
+
+
+def _st_run(st_docs: np.ndarray, doc_ids: list[str], st_queries: np.ndarray, qids: list[str]) -> dict[str, list[str]]:
+    import torch
+    from sentence_transformers import util
+
+    hits = util.semantic_search(torch.from_numpy(st_queries), torch.from_numpy(st_docs), top_k=100)
+    return {q: [doc_ids[h["corpus_id"]] for h in hs] for q, hs in zip(qids, hits)}
+
+
+def _quality(runs: Path, name: str, texts, ids, meta, queries: dict[str, str], qrels, st_sample: int = 0) -> dict:
+    index, build = _index(runs, name, texts, ids, meta)
+    judged = {q: queries[q] for q in qrels if q in queries}
+    result = {"build": build, "queries": len(judged)}
+    result["bertkit dense"] = evaluate_index(index, judged, qrels)
+    result["BM25 (bm25s)"] = {**evaluate_run(_bm25_run(index, judged), qrels)}
+    result["hybrid (RRF k=60)"] = evaluate_index(index, judged, qrels, hybrid=True)
+    qids = list(judged)
+    st_queries = _st_vectors(runs, f"{name}-queries", [judged[q] for q in qids])
+    if st_sample:  # the CPU is shared: sentence-transformers embeds a sample of the documents (agreement only)
+        keep = list(range(0, len(ids), max(1, len(ids) // st_sample)))[:st_sample]
+        st_docs = _st_vectors(runs, f"{name}-sample", [texts[i] for i in keep])
+        result["agreement"] = _agreement(index, [ids[i] for i in keep], st_docs, [judged[q] for q in qids], st_queries)
+        return result
+    st_docs = _st_vectors(runs, name, texts)
+    result["sentence-transformers semantic_search"] = evaluate_run(_st_run(st_docs, ids, st_queries, qids), qrels)
+    result["agreement"] = _agreement(index, ids, st_docs, [judged[q] for q in qids], st_queries)
+    return result
+
+
+def _agreement(index: Index, ids: list[str], st_docs: np.ndarray, query_texts: list[str], st_queries: np.ndarray) -> dict:
+    """Cosine of bertkit's vectors with sentence-transformers' (documents that are one passage; queries)."""
+    table = index._table
+    whole = {d: r for r, (d, p) in enumerate(zip(table.doc_ids, table.passage_ids)) if p == f"{d}#0"}
+    single = [d for d in ids if f"{d}#1" not in set(table.passage_ids)] if len(table) < 50_000 else []
+    pos = {d: i for i, d in enumerate(ids)}
+    rows = [whole[d] for d in single]
+    ours = table.vectors[rows].astype(np.float32)
+    cos_docs = (ours * st_docs[[pos[d] for d in single]]).sum(axis=1)
+    cos_q = (index.embed_queries(query_texts) * st_queries).sum(axis=1)
+    return {"documents_compared": len(single), "doc_cosine_mean": float(cos_docs.mean()), "doc_cosine_min": float(cos_docs.min()),
+            "query_cosine_mean": float(cos_q.mean()), "query_cosine_min": float(cos_q.min()),
+            "passages_per_document": round(len(table) / len(ids), 3)}
+
+
+def _build_rate(index: Index, texts: list[str], ids: list[str], n: int = 1000) -> dict:
+    """Index.build on n documents vs Embedder.embed on the same passage texts (same embedder)."""
+    embedder = index.embedder
+    sub, sub_ids = texts[:n], ids[:n]
+    start = time.perf_counter()
+    built = Index.build(sub, sub_ids, embedder=embedder)
+    t_build = time.perf_counter() - start
+    passages = list(built._table.texts)
+    start = time.perf_counter()
+    embedder.embed(passages)
+    t_embed = time.perf_counter() - start
+    return {"documents": n, "passages": len(passages), "index_build_s": round(t_build, 2), "embed_s": round(t_embed, 2),
+            "index_passages_per_s": round(len(passages) / t_build, 1), "embed_texts_per_s": round(len(passages) / t_embed, 1)}
+
+
+def step_scifact(runs: Path, st_sample: int = 0) -> None:
+    root = DATA / "scifact"
+    corpus = read_corpus(str(root / "corpus.jsonl"))
+    queries, qrels = read_queries(root / "queries.jsonl"), read_qrels(root / "qrels" / "test.tsv")
+    result = _quality(runs, "scifact", corpus.texts, corpus.ids, corpus.metadata, queries, qrels, st_sample=st_sample)
+    index, _ = _index(runs, "scifact", corpus.texts, corpus.ids, corpus.metadata)
+    result["build_rate"] = _build_rate(index, corpus.texts, corpus.ids, n=300)
+    _save(runs, "scifact", result)
+
+
+def squad_open() -> tuple[list[str], list[str], list[dict], dict[str, str], dict[str, dict[str, int]]]:
+    """Every paragraph of dev-v1.1 + train-v1.1 as a document; each question's relevant one is its own."""
+    texts, ids, meta, queries, qrels = [], [], [], {}, {}
+    for split in ("dev-v1.1", "train-v1.1"):
+        data = json.loads((DATA / "squad" / f"{split}.json").read_text())
+        for a, article in enumerate(data["data"]):
+            for p, para in enumerate(article["paragraphs"]):
+                pid = f"{split}/{a}/{p}"
+                texts.append(para["context"])
+                ids.append(pid)
+                meta.append({"title": article["title"], "split": split})
+                for qa in para["qas"]:
+                    queries[qa["id"]] = qa["question"]
+                    qrels[qa["id"]] = {pid: 1}
+    return texts, ids, meta, queries, qrels
+
+
+def step_squad(runs: Path) -> None:
+    texts, ids, meta, queries, qrels = squad_open()
+    _save(runs, "squad", _quality(runs, "squad", texts, ids, meta, queries, qrels))
+
+
+def _variant(index: Index, fp32: np.ndarray, precision: str, dim: int) -> Index:
+    """The same passages stored another way (no re-embedding): truncate, renormalise, quantise."""
+    from bertkit.retrieval.precision import Quantizer, truncate
+
+    vectors = truncate(fp32, dim, True)
+    quantizer = Quantizer.fit(precision, vectors)
+    stored, rescore = quantizer.encode(vectors)
+    table = replace(index._table, vectors=stored, rescore=rescore, cache={})
+    config = replace(index.config, precision=precision, dim=dim, backend="exact")
+    return Index(config, table, quantizer, index.embedder)
+
+
+def step_precision(runs: Path) -> None:
+    from bertkit.retrieval.precision import bytes_per_vector
+
+    root = DATA / "scifact"
+    corpus = read_corpus(str(root / "corpus.jsonl"))
+    queries, qrels = read_queries(root / "queries.jsonl"), read_qrels(root / "qrels" / "test.tsv")
+    index, _ = _index(runs, "scifact", corpus.texts, corpus.ids, corpus.metadata)
+    qids = [q for q in qrels if q in queries]
+    qvec = index.embed_queries([queries[q] for q in qids])  # (Q, 384)
+    fp32 = index._table.vectors.astype(np.float32)
+    reference = [[h.passage_id for h in r] for r in index.search_vectors(qvec, 10)]
+    rows = {}
+    for precision, dim in [("fp32", 384), ("fp16", 384), ("int8", 384), ("binary", 384), ("fp32", 256), ("fp32", 128), ("fp32", 64), ("int8", 128), ("binary", 256)]:
+        variant = _variant(index, fp32, precision, dim)
+        q = qvec[:, :dim] / np.linalg.norm(qvec[:, :dim], axis=1, keepdims=True)
+        start = time.perf_counter()
+        hits = variant.search_vectors(q, 200)
+        seconds = time.perf_counter() - start
+        recall = np.mean([len(set(h.passage_id for h in r[:10]) & set(ref)) / 10 for r, ref in zip(hits, reference)])
+        run = {qid: list(dict.fromkeys(h.doc_id for h in r))[:100] for qid, r in zip(qids, hits)}
+        metrics = evaluate_run(run, {q: qrels[q] for q in qids})
+        rows[f"{precision} dim {dim}"] = {**bytes_per_vector(precision, dim), "recall@10_vs_fp32": round(float(recall), 4),
+                                          "ndcg@10": round(metrics["ndcg@10"], 4), "recall@100": round(metrics["recall@100"], 4),
+                                          "ms_per_query": round(1000 * seconds / len(qids), 2)}
+    _save(runs, "precision", rows)
+
+
+def _random_index(n: int, dim: int, backend: str, seed: int = 0) -> tuple[Index, np.ndarray, float]:
+    """An index of n random unit vectors (no texts): (index, vectors, seconds to build the graph)."""
+    from bertkit.retrieval.config import IndexConfig
+    from bertkit.retrieval.precision import Quantizer
+    from bertkit.retrieval.table import Table
+
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, dim), dtype=np.float32)
+    for lo in range(0, n, 100_000):
+        block = rng.standard_normal((min(100_000, n - lo), dim), dtype=np.float32)
+        x[lo : lo + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    empty = [""] * n
+    table = Table(np.arange(n, dtype=np.int64), x, None, [str(i) for i in range(n)], [str(i) for i in range(n)], empty,
+                  np.zeros(n, np.int64), np.zeros(n, np.int64), [{}] * n)
+    config = IndexConfig("-", "random", "-", "mean", False, True, 256, dim, dim, "fp32", backend, 254, 32, n, n, n)
+    index = Index(config, table, Quantizer("fp32"), embedder=None)
+    start = time.perf_counter()
+    if backend == "usearch":
+        index._ensure_graph(table)
+    return index, x, time.perf_counter() - start
+
+
+def _latency(index: Index, queries: np.ndarray, k: int = 10) -> dict:
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        index.search_vectors(q[None, :], k)
+        times.append(time.perf_counter() - start)
+    t = np.array(times) * 1000
+    return {"p50_ms": round(float(np.percentile(t, 50)), 3), "p99_ms": round(float(np.percentile(t, 99)), 3),
+            "qps_one_at_a_time": round(len(t) / (t.sum() / 1000), 1)}
+
+
+def _recall(a: list, b: list) -> float:
+    return float(np.mean([len({h.doc_id for h in x} & {h.doc_id for h in y}) / len(y) for x, y in zip(a, b)]))
+
+
+def step_speed(runs: Path, million: int) -> None:
+    rng = np.random.default_rng(1)
+    dim = 384
+    result = {}
+    for n, n_queries in ((100_000, 200), (million, 200)):
+        q = rng.standard_normal((n_queries, dim), dtype=np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        exact, x, _ = _random_index(n, dim, "exact")
+        start = time.perf_counter()
+        truth = exact.search_vectors(q, 10)
+        exact_batch = n_queries / (time.perf_counter() - start)
+        row = {"exact": {**_latency(exact, q[:50]), "qps_batched": round(exact_batch, 1)}}
+        approx, _, build_s = _random_index(n, dim, "usearch")
+        row["usearch_build_s"] = round(build_s, 1)
+        for ef in (64, 128, 256, 512):
+            approx._ann.expansion_search(ef)
+            start = time.perf_counter()
+            found = approx.search_vectors(q, 10)
+            batched = n_queries / (time.perf_counter() - start)
+            row[f"usearch ef={ef}"] = {**_latency(approx, q[:100]), "qps_batched": round(batched, 1), "recall@10": round(_recall(found, truth), 4)}
+        result[f"{n} x {dim}"] = row
+        del exact, approx, x
+        _save(runs, "speed", result)
+
+
+def step_report(runs: Path) -> None:
+    data = json.loads((runs / "results.json").read_text())
+    lines = ["## Search (bench/search.py)", "", f"Machine: {machine()}; a CPU shared with other jobs while these ran, so times are upper bounds.",
+             "Model: the packaged all-MiniLM-L6-v2 (bertkit's default runtime), documents split into passages of at most 254 tokens "
+             "(32 overlapping), a document ranked by its best passage; metrics as trec_eval defines them (checked against pytrec_eval).", ""]
+    for name, title in (("scifact", "BEIR SciFact, 300 test queries, 5,183 abstracts"), ("squad", "SQuAD-open: 7,073 questions (dev-v1.1 + train-v1.1) against all 1,354 of their paragraphs")):
+        if name not in data:
+            continue
+        r = data[name]
+        lines += [f"### {title}", "", "`python bench/search.py --step " + name + "`", "",
+                  "| ranking | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+        for system in ("bertkit dense", "sentence-transformers semantic_search", "BM25 (bm25s)", "hybrid (RRF k=60)"):
+            if system not in r:
+                continue
+            lines.append(f"| {system} | " + " | ".join(f"{r[system][m]:.4f}" for m in METRICS) + " |")
+        a, b = r["agreement"], r["build"]
+        lines += ["", f"Vectors: cosine of bertkit's to sentence-transformers' {a['doc_cosine_mean']:.6f} mean, {a['doc_cosine_min']:.6f} worst over "
+                  f"the {a['documents_compared']} documents that are one passage; queries {a['query_cosine_mean']:.6f} mean, {a['query_cosine_min']:.6f} worst "
+                  f"({a['passages_per_document']} passages per document; sentence-transformers truncates at 256 tokens instead).",
+                  f"Index build: {b['documents']} documents, {b['passages']} passages in {b['seconds']} s ({b['passages_per_s']} passages/s)."]
+        if "build_rate" in r:
+            br = r["build_rate"]
+            lines.append(f"Build rate vs `bertkit embed` on the same {br['passages']} passages (first {br['documents']} documents): "
+                         f"index build {br['index_passages_per_s']} passages/s, embedding alone {br['embed_texts_per_s']} texts/s.")
+        lines.append("")
+    if "precision" in data:
+        lines += ["### Precision and dimension (SciFact test, vectors of the fp32 index stored another way)", "", "`python bench/search.py --step precision`", "",
+                  "| stored | bytes/vector scanned | bytes/vector total | recall@10 vs fp32 (passages) | nDCG@10 | recall@100 | ms/query (exact) |", "|---|---|---|---|---|---|---|"]
+        for name, r in data["precision"].items():
+            lines.append(f"| {name} | {r['search']} | {r['total']} | {r['recall@10_vs_fp32']:.4f} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['ms_per_query']} |")
+        lines += ["", "int8 and binary candidates (top_k x 4) are rescored with the fp32 query against the int8 vectors; binary keeps an int8 copy for that (the total column).", ""]
+    if "speed" in data:
+        lines += ["### Exact vs approximate (random unit vectors, 384-d, top 10)", "", "`python bench/search.py --step speed`", "",
+                  "| vectors | search | p50 ms | p99 ms | queries/s one at a time | queries/s in a batch of 200 | recall@10 vs exact |", "|---|---|---|---|---|---|---|"]
+        for size, row in data["speed"].items():
+            for name, r in row.items():
+                if isinstance(r, dict):
+                    lines.append(f"| {size} | {name} | {r['p50_ms']} | {r['p99_ms']} | {r['qps_one_at_a_time']} | {r['qps_batched']} | {r.get('recall@10', 1.0)} |")
+            lines.append(f"| {size} | usearch graph build: {row['usearch_build_s']} s | | | | | |")
+        lines.append("")
+    write_section("search", "\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--step", required=True, choices=["scifact", "squad", "precision", "speed", "report"])
+    parser.add_argument("--runs", type=Path, default=Path("/work/runs/search"))
+    parser.add_argument("--st-sample", type=int, default=0, help="scifact: sentence-transformers embeds only this many documents (0: all)")
+    parser.add_argument("--million", type=int, default=1_000_000, help="vectors of the large speed test")
+    args = parser.parse_args()
+    args.runs.mkdir(parents=True, exist_ok=True)
+    if args.step == "scifact":
+        step_scifact(args.runs, args.st_sample)
+    elif args.step == "speed":
+        step_speed(args.runs, args.million)
+    else:
+        {"scifact": step_scifact, "squad": step_squad, "precision": step_precision, "report": step_report}[args.step](args.runs)
+
+
+if __name__ == "__main__":
+    main()
