@@ -36,7 +36,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from tiny_archs import ARCHS, make_arch  # noqa: E402
+from tiny_archs import ARCHS, make_arch
 
 TEXTS = ["Who wrote War and Peace?", " ".join(["A gorgeous, witty film that stays with you."] * 2), "hello", ""]
 QUESTIONS = ["Where was Marie Curie born?", "Where does the Amazon end?"]
@@ -74,9 +74,10 @@ def last_fusion() -> str:
 
 
 def embeddings(path: Path, backend: str) -> dict:
-    import bertkit
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Pooling, Transformer
+
+    import bertkit
 
     ref = pooled_reference(path)
     names = POOLINGS + (["pooler"] if "pooler" in ref else [])
@@ -90,8 +91,13 @@ def embeddings(path: Path, backend: str) -> dict:
 
 
 def task_checkpoint(path: Path, kind: str, out: Path):
-    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoModelForTokenClassification
-    from transformers import AutoTokenizer
+    from transformers import (
+        AutoConfig,
+        AutoModelForQuestionAnswering,
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+    )
 
     labels = {"classifier": ["negative", "neutral", "positive"], "qa": ["start", "end"], "tagger": TAGS}[kind]
     cls = {"classifier": AutoModelForSequenceClassification, "qa": AutoModelForQuestionAnswering, "tagger": AutoModelForTokenClassification}[kind]
@@ -197,7 +203,7 @@ def write_benchmarks(rows: list[dict], versions: str) -> None:
         "DeBERTa-v2 and ModernBERT run the plain graph, said in one line at export and recorded in `ExportInfo.fusion`.\n\n"
         + table(rows) + "\n"
     )
-    pattern = re.compile(r"^## Architectures \(bench/architectures.py\)\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(r"^## Architectures \(bench/architectures.py\)\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     from bertkit.io.atomic import atomic_write_text
 

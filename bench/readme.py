@@ -227,8 +227,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="list the blocks and why a skipped one is skipped")
     parser.add_argument("--line", type=int, help="only the block whose fence opens on this README line")
+    parser.add_argument("--readme", type=Path, default=README, help="the file to check (default: README.md)")
     args = parser.parse_args()
-    text = README.read_text()
+    text = args.readme.read_text()
     if args.list:
         for block in parse(text):
             state = f"skip ({block.skip})" if block.skip is not None else "checked"

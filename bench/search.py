@@ -2,7 +2,7 @@
 
     python bench/search.py --step scifact     # bertkit dense / BM25 / hybrid vs sentence-transformers (vectors cached)
     python bench/search.py --step squad       # SQuAD-open: dev-v1.1 + train-v1.1 questions against all their paragraphs
-    python bench/search.py --step precision   # int8 / binary / --dim against fp32 on the SciFact vectors
+    python bench/search.py --step precision   # int8 / binary / --dim against fp32 (--data squad | scifact)
     python bench/search.py --step speed       # exact vs usearch: latency at 100k, recall@10 + QPS at 1M random unit vectors
     python bench/search.py --step report      # write the BENCHMARKS.md section from the saved results
 
@@ -92,18 +92,26 @@ def _st_run(st_docs: np.ndarray, doc_ids: list[str], st_queries: np.ndarray, qid
     return {q: [doc_ids[h["corpus_id"]] for h in hs] for q, hs in zip(qids, hits)}
 
 
-def _quality(runs: Path, name: str, texts, ids, meta, queries: dict[str, str], qrels, st_sample: int = 0) -> dict:
+def _quality(runs: Path, name: str, texts, ids, meta, queries: dict[str, str], qrels, st_sample: int = 0,
+             max_queries: int = 0) -> dict:
     index, build = _index(runs, name, texts, ids, meta)
     judged = {q: queries[q] for q in qrels if q in queries}
+    if max_queries and len(judged) > max_queries:  # a deterministic spread over the questions
+        step = len(judged) / max_queries
+        keys = list(judged)
+        judged = {keys[int(i * step)]: judged[keys[int(i * step)]] for i in range(max_queries)}
+    qrels = {q: qrels[q] for q in judged}
+    memo = dict(zip(judged.values(), index.embed_queries(list(judged.values()))))  # dense and hybrid embed each query once
+    index.embed_queries = lambda texts: np.stack([memo[t] for t in texts])
     result = {"build": build, "queries": len(judged)}
     result["bertkit dense"] = evaluate_index(index, judged, qrels)
     result["BM25 (bm25s)"] = {**evaluate_run(_bm25_run(index, judged), qrels)}
     result["hybrid (RRF k=60)"] = evaluate_index(index, judged, qrels, hybrid=True)
     qids = list(judged)
-    st_queries = _st_vectors(runs, f"{name}-queries", [judged[q] for q in qids])
+    st_queries = _st_vectors(runs, f"{name}-queries-{len(qids)}", [judged[q] for q in qids])
     if st_sample:  # the CPU is shared: sentence-transformers embeds a sample of the documents (agreement only)
         keep = list(range(0, len(ids), max(1, len(ids) // st_sample)))[:st_sample]
-        st_docs = _st_vectors(runs, f"{name}-sample", [texts[i] for i in keep])
+        st_docs = _st_vectors(runs, f"{name}-sample-{st_sample}", [texts[i] for i in keep])
         result["agreement"] = _agreement(index, [ids[i] for i in keep], st_docs, [judged[q] for q in qids], st_queries)
         return result
     st_docs = _st_vectors(runs, name, texts)
@@ -116,7 +124,8 @@ def _agreement(index: Index, ids: list[str], st_docs: np.ndarray, query_texts: l
     """Cosine of bertkit's vectors with sentence-transformers' (documents that are one passage; queries)."""
     table = index._table
     whole = {d: r for r, (d, p) in enumerate(zip(table.doc_ids, table.passage_ids)) if p == f"{d}#0"}
-    single = [d for d in ids if f"{d}#1" not in set(table.passage_ids)] if len(table) < 50_000 else []
+    split = {p.split("#")[0] for p in table.passage_ids if not p.endswith("#0")}
+    single = [d for d in ids if d not in split]
     pos = {d: i for i, d in enumerate(ids)}
     rows = [whole[d] for d in single]
     ours = table.vectors[rows].astype(np.float32)
@@ -169,9 +178,9 @@ def squad_open() -> tuple[list[str], list[str], list[dict], dict[str, str], dict
     return texts, ids, meta, queries, qrels
 
 
-def step_squad(runs: Path) -> None:
+def step_squad(runs: Path, st_sample: int = 0, max_queries: int = 0) -> None:
     texts, ids, meta, queries, qrels = squad_open()
-    _save(runs, "squad", _quality(runs, "squad", texts, ids, meta, queries, qrels))
+    _save(runs, "squad", _quality(runs, "squad", texts, ids, meta, queries, qrels, st_sample, max_queries))
 
 
 def _variant(index: Index, fp32: np.ndarray, precision: str, dim: int) -> Index:
@@ -186,13 +195,20 @@ def _variant(index: Index, fp32: np.ndarray, precision: str, dim: int) -> Index:
     return Index(config, table, quantizer, index.embedder)
 
 
-def step_precision(runs: Path) -> None:
-    from bertkit.retrieval.precision import bytes_per_vector
-
+def _dataset(name: str):
+    """(texts, ids, metadata, queries, qrels) of ``scifact`` (test) or ``squad`` (SQuAD-open)."""
+    if name == "squad":
+        return squad_open()
     root = DATA / "scifact"
     corpus = read_corpus(str(root / "corpus.jsonl"))
-    queries, qrels = read_queries(root / "queries.jsonl"), read_qrels(root / "qrels" / "test.tsv")
-    index, _ = _index(runs, "scifact", corpus.texts, corpus.ids, corpus.metadata)
+    return corpus.texts, corpus.ids, corpus.metadata, read_queries(root / "queries.jsonl"), read_qrels(root / "qrels" / "test.tsv")
+
+
+def step_precision(runs: Path, data: str) -> None:
+    from bertkit.retrieval.precision import bytes_per_vector
+
+    texts, ids, meta, queries, qrels = _dataset(data)
+    index, _ = _index(runs, data, texts, ids, meta)
     qids = [q for q in qrels if q in queries]
     qvec = index.embed_queries([queries[q] for q in qids])  # (Q, 384)
     fp32 = index._table.vectors.astype(np.float32)
@@ -210,7 +226,7 @@ def step_precision(runs: Path) -> None:
         rows[f"{precision} dim {dim}"] = {**bytes_per_vector(precision, dim), "recall@10_vs_fp32": round(float(recall), 4),
                                           "ndcg@10": round(metrics["ndcg@10"], 4), "recall@100": round(metrics["recall@100"], 4),
                                           "ms_per_query": round(1000 * seconds / len(qids), 2)}
-    _save(runs, "precision", rows)
+    _save(runs, "precision", {"data": data, "rows": rows})
 
 
 def _random_index(n: int, dim: int, backend: str, seed: int = 0) -> tuple[Index, np.ndarray, float]:
@@ -280,10 +296,12 @@ def step_report(runs: Path) -> None:
     lines = ["## Search (bench/search.py)", "", f"Machine: {machine()}; a CPU shared with other jobs while these ran, so times are upper bounds.",
              "Model: the packaged all-MiniLM-L6-v2 (bertkit's default runtime), documents split into passages of at most 254 tokens "
              "(32 overlapping), a document ranked by its best passage; metrics as trec_eval defines them (checked against pytrec_eval).", ""]
-    for name, title in (("scifact", "BEIR SciFact, 300 test queries, 5,183 abstracts"), ("squad", "SQuAD-open: 7,073 questions (dev-v1.1 + train-v1.1) against all 1,354 of their paragraphs")):
+    for name, title in (("scifact", "BEIR SciFact, {q} test queries, 5,183 abstracts"),
+                        ("squad", "SQuAD-open: {q} questions (spread over the 7,073 of dev-v1.1 + train-v1.1) against all 1,354 of their paragraphs")):
         if name not in data:
             continue
         r = data[name]
+        title = title.format(q=f"{r['queries']:,}")
         lines += [f"### {title}", "", "`python bench/search.py --step " + name + "`", "",
                   "| ranking | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
         for system in ("bertkit dense", "sentence-transformers semantic_search", "BM25 (bm25s)", "hybrid (RRF k=60)"):
@@ -291,7 +309,7 @@ def step_report(runs: Path) -> None:
                 continue
             lines.append(f"| {system} | " + " | ".join(f"{r[system][m]:.4f}" for m in METRICS) + " |")
         a, b = r["agreement"], r["build"]
-        lines += ["", f"Vectors: cosine of bertkit's to sentence-transformers' {a['doc_cosine_mean']:.6f} mean, {a['doc_cosine_min']:.6f} worst over "
+        lines += ["", f"Vectors: cosine of bertkit's to sentence-transformers' (`SentenceTransformer.encode`, same model) {a['doc_cosine_mean']:.6f} mean, {a['doc_cosine_min']:.6f} worst over "
                   f"the {a['documents_compared']} documents that are one passage; queries {a['query_cosine_mean']:.6f} mean, {a['query_cosine_min']:.6f} worst "
                   f"({a['passages_per_document']} passages per document; sentence-transformers truncates at 256 tokens instead).",
                   f"Index build: {b['documents']} documents, {b['passages']} passages in {b['seconds']} s ({b['passages_per_s']} passages/s)."]
@@ -301,9 +319,11 @@ def step_report(runs: Path) -> None:
                          f"index build {br['index_passages_per_s']} passages/s, embedding alone {br['embed_texts_per_s']} texts/s.")
         lines.append("")
     if "precision" in data:
-        lines += ["### Precision and dimension (SciFact test, vectors of the fp32 index stored another way)", "", "`python bench/search.py --step precision`", "",
+        which = {"squad": "SQuAD-open", "scifact": "SciFact test"}[data["precision"]["data"]]
+        lines += [f"### Precision and dimension ({which}: the fp32 index's vectors stored another way)", "",
+                  f"`python bench/search.py --step precision --data {data['precision']['data']}`", "",
                   "| stored | bytes/vector scanned | bytes/vector total | recall@10 vs fp32 (passages) | nDCG@10 | recall@100 | ms/query (exact) |", "|---|---|---|---|---|---|---|"]
-        for name, r in data["precision"].items():
+        for name, r in data["precision"]["rows"].items():
             lines.append(f"| {name} | {r['search']} | {r['total']} | {r['recall@10_vs_fp32']:.4f} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['ms_per_query']} |")
         lines += ["", "int8 and binary candidates (top_k x 4) are rescored with the fp32 query against the int8 vectors; binary keeps an int8 copy for that (the total column).", ""]
     if "speed" in data:
@@ -322,16 +342,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step", required=True, choices=["scifact", "squad", "precision", "speed", "report"])
     parser.add_argument("--runs", type=Path, default=Path("/work/runs/search"))
-    parser.add_argument("--st-sample", type=int, default=0, help="scifact: sentence-transformers embeds only this many documents (0: all)")
+    parser.add_argument("--st-sample", type=int, default=0, help="sentence-transformers embeds only this many documents, for the agreement (0: all, and its own ranking)")
+    parser.add_argument("--max-queries", type=int, default=0, help="squad: evaluate on this many questions spread over all (0: all)")
+    parser.add_argument("--data", default="squad", choices=["squad", "scifact"], help="precision: the data set whose index is re-stored")
     parser.add_argument("--million", type=int, default=1_000_000, help="vectors of the large speed test")
     args = parser.parse_args()
     args.runs.mkdir(parents=True, exist_ok=True)
-    if args.step == "scifact":
+    if args.step == "squad":
+        step_squad(args.runs, args.st_sample, args.max_queries)
+    elif args.step == "scifact":
         step_scifact(args.runs, args.st_sample)
+    elif args.step == "precision":
+        step_precision(args.runs, args.data)
     elif args.step == "speed":
         step_speed(args.runs, args.million)
     else:
-        {"scifact": step_scifact, "squad": step_squad, "precision": step_precision, "report": step_report}[args.step](args.runs)
+        step_report(args.runs)
 
 
 if __name__ == "__main__":

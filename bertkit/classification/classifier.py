@@ -146,14 +146,12 @@ class Classifier:
     def _check(self, texts, pairs) -> None:
         if pairs is not None and len(pairs) != len(texts):
             raise ParameterError("pairs", f"{len(texts)} texts but {len(pairs)} second texts (pairs)")
-        if self.from_transformers:
+        if self.from_transformers:  # a transformers checkpoint does not say whether it reads pairs
             return
         if pairs is None and self.config.pairs:
             raise ParameterError("pairs", "this model was trained on sentence pairs; give the second texts too (pairs)")
         if pairs is not None and not self.config.pairs:
             raise ParameterError("pairs", "this model was trained on single texts, without second texts; leave out pairs")
-        if pairs is not None and len(pairs) != len(texts):
-            raise ParameterError("pairs", f"{len(texts)} texts but {len(pairs)} second texts (pairs)")
 
     def member_probabilities(
         self, texts: list[str], pairs: list[str] | None = None, *, batch_size: int = 32, progress: bool = False

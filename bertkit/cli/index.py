@@ -57,9 +57,10 @@ def build_command(
     check_not_input(output, "--output", corpus)
     from bertkit.retrieval.corpus import read_corpus
     from bertkit.retrieval.index import Index
-    from bertkit.retrieval.store import writer_lock
+    from bertkit.retrieval.store import check_target, writer_lock
 
     with writer_lock(output):
+        check_target(output)  # an existing folder of other files is never replaced
         docs = read_corpus(corpus, text_column, id_column)  # every row checked before a model is loaded
         with flags_for(**INDEX_FLAGS):
             ray_opts = dict(address=address, workers=workers, cpus_per_worker=cpus_per_worker)

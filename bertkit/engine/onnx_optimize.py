@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FUSABLE", "FUSION_TOLERANCE", "Fusion", "fuse_graph", "check_inputs"]
+__all__ = ["FUSABLE", "FUSION_TOLERANCE", "Fusion", "check_inputs", "fuse_graph"]
 
 # model types onnxruntime's BertOnnxModel optimiser handles (model_type "bert" there)
 FUSABLE = frozenset({"bert", "distilbert", "roberta", "xlm-roberta", "camembert", "electra", "albert"})

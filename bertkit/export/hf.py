@@ -78,7 +78,7 @@ def _task_model(auto_class: str, encoder, labels: list[str] | None):
         config.id2label = dict(enumerate(labels))
         config.label2id = {label: i for i, label in enumerate(labels)}
     with quiet_loading():
-        model = getattr(transformers, auto_class).from_config(config)
+        model = getattr(transformers, auto_class).from_config(config, trust_remote_code=False)
     missing, _ = model.base_model.load_state_dict(encoder.model.state_dict(), strict=False)
     if missing:  # pragma: no cover - the task model's encoder is the bare model
         raise UsageError(f"--format hf: {type(model).__name__} needs encoder weights bertkit does not have (e.g. {missing[0]})")

@@ -83,11 +83,17 @@ def max_context_mask(offsets: Sequence[np.ndarray], context_mask: Sequence[np.nd
 
 def align_to_words(context: str, start: int, end: int) -> tuple[int, int]:
     """Widen the character span ``[start, end)`` so it neither starts nor ends inside a word
-    (a maximal run of ``str.isalnum`` characters) of ``context``."""
+    (a maximal run of ``str.isalnum`` characters) of ``context``, then trim the whitespace at
+    its ends (SentencePiece and byte-level offsets, DeBERTa-v3's, count the space before a
+    word as the word's)."""
     while 0 < start < len(context) and context[start - 1].isalnum() and context[start].isalnum():
         start -= 1
     while 0 < end < len(context) and context[end - 1].isalnum() and context[end].isalnum():
         end += 1
+    while start < end and context[start].isspace():
+        start += 1
+    while end > start and context[end - 1].isspace():
+        end -= 1
     return start, end
 
 

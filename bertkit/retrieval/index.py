@@ -64,7 +64,8 @@ class Index:
         """Split, embed and index ``texts`` (one per document); ``ids`` default to "0", "1", ...
 
         ``embedder`` (an :class:`~bertkit.Embedder`) or ``model`` (a directory; default the
-        packaged MiniLM) with ``pooling`` (default mean); ``precision`` fp32 | fp16 | int8 |
+        packaged MiniLM) with ``pooling`` (default: the directory's sentence-transformers
+        pipeline, else mean); ``precision`` fp32 | fp16 | int8 |
         binary; ``dim`` keeps the first dimensions (renormalised); ``passage_tokens`` defaults
         to what the encoder reads at once.
         """

@@ -36,7 +36,7 @@ from bertkit.retrieval.config import IndexConfig
 from bertkit.retrieval.precision import Quantizer
 from bertkit.retrieval.table import Table
 
-__all__ = ["writer_lock", "write_index", "read_index", "generation", "VECTORS_FILE", "PASSAGES_FILE", "ANN_FILE"]
+__all__ = ["writer_lock", "write_index", "check_target", "read_index", "generation", "VECTORS_FILE", "PASSAGES_FILE", "ANN_FILE"]
 
 VECTORS_FILE, PASSAGES_FILE, ANN_FILE = "vectors.safetensors", "passages.parquet", "ann.usearch"
 _HELD: dict[str, int] = {}  # resolved index path -> depth, for this process's own nested holds
@@ -107,8 +107,7 @@ def _swap_in(tmp: Path, target: Path) -> None:
     if not target.exists():
         os.rename(tmp, target)
         return
-    if not target.is_dir() or not ((target / MANIFEST_FILE).is_file() or not any(target.iterdir())):
-        raise UsageError(f"{target} exists and is not a bertkit index directory; choose another output")
+    check_target(target)
     if _exchange(tmp, target):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old index
         return
@@ -116,6 +115,13 @@ def _swap_in(tmp: Path, target: Path) -> None:
     os.rename(target, old)
     os.rename(tmp, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def check_target(target: Path) -> None:
+    """Refuse to replace something that is not an index directory (a file, a folder of other files)."""
+    target = Path(target)
+    if target.exists() and (not target.is_dir() or not ((target / MANIFEST_FILE).is_file() or not any(target.iterdir()))):
+        raise UsageError(f"{target} exists and is not a bertkit index directory; choose another output")
 
 
 def _clean_stale(target: Path) -> None:

@@ -69,7 +69,8 @@ class Tagger:
     def load(
         cls, path: str | os.PathLike | None = None, *, backend: str = AUTO, dtype: str = AUTO, device: str = AUTO
     ) -> Tagger:
-        """Load a tagger directory (bertkit's, or a transformers token-classification checkpoint); ``auto`` as for every predictor (:mod:`bertkit.engine.runtime`):
+        """Load a tagger directory (bertkit's, or a transformers ``AutoModelForTokenClassification``
+        checkpoint as it is); ``auto`` as for every predictor (:mod:`bertkit.engine.runtime`):
         torch bf16 autocast where the CPU/GPU runs bf16 natively and the probe finds it keeps
         the outputs, else ONNX Runtime fp32 on a CPU (torch fp32 on a GPU or with backend torch).
         On ONNX only the encoder pass runs there; int8 is not offered."""

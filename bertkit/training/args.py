@@ -119,7 +119,8 @@ def _describe(error: dict) -> str:
     elif kind == "finite_number":
         rule = "must be a finite number"
     elif kind == "literal_error":
-        rule = f"must be one of {ctx.get('expected', '')}".replace("'", "")
+        options = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"unknown value {value!r}; valid options: {options}"
     elif kind in ("int_type", "int_parsing", "int_from_float"):
         rule = "must be an integer"
     elif kind in ("float_type", "float_parsing"):

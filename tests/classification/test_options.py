@@ -26,7 +26,7 @@ from bertkit.errors import ParameterError, UsageError
     (lambda: RunOptions(batch_size=0), "batch_size"),
     (lambda: RunOptions(epochs=1, freeze_epochs=2), "freeze_epochs"),
     (lambda: RunOptions(layer_lr_decay=0.0), "layer_lr_decay"),
-    (lambda: RunOptions(patience=0), "patience"),
+    (lambda: RunOptions(patience=-1), "patience"),  # 0 is valid: no early stopping
     (lambda: RunOptions(freeze_epochs=1).for_head(HeadOptions(mode="features")), "mode"),
 ])
 def test_each_part_names_the_bad_parameter(build, param):

@@ -92,6 +92,11 @@ def test_bad_corpora_and_options(tmp_path, tiny_bert, capsys):
         code, _, err = run(["index", "build", good, "-o", tmp_path / "ix", "--model", tiny_bert, *flags], capsys)
         assert code == 2 and message in err, err
     assert not (tmp_path / "ix").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    code, _, err = run(["index", "build", good, "-o", tmp_path / "mine", "--model", tiny_bert], capsys)
+    assert code == 2 and "exists and is not a bertkit index directory" in err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
 
 
 def test_another_encoder_is_refused(built, tiny_bert_no_pooler, capsys):
@@ -103,3 +108,23 @@ def test_another_encoder_is_refused(built, tiny_bert_no_pooler, capsys):
 
     with pytest.raises(ModelLoadError, match="was built with encoder"):
         Index.load(built / "ix", embedder=Embedder(tiny_bert_no_pooler, pooling="mean", backend="torch", dtype="fp32"))
+
+
+def test_rerank_reorders_the_candidates(built, capsys, monkeypatch):
+    """--rerank goes through bertkit.rerank.Reranker.load(DIR).rank(query, documents, top_k)."""
+    from bertkit.rerank import reranker as rerank_module
+
+    calls = []
+
+    class Fake:
+        def rank(self, query, documents, top_k=None):
+            calls.append((query, list(documents), top_k))
+            order = sorted(range(len(documents)), key=lambda i: "purr" not in documents[i])  # cats first
+            return [rerank_module.RankResult(i, 1.0 - r / 10, documents[i]) for r, i in enumerate(order)][:top_k]
+
+    monkeypatch.setattr(rerank_module.Reranker, "load", classmethod(lambda cls, path, **kw: Fake()))
+    code, out, err = run(["search", built / "ix", "Paris is the capital of France.", "--rerank", "some-dir", "--top-k", "2", "--json"], capsys)
+    assert code == 0, err
+    hits = json.loads(out)["hits"]
+    assert hits[0]["doc_id"] == "cats" and hits[0]["score"] == 1.0 and len(hits) == 2
+    assert calls[0][0] == "Paris is the capital of France." and len(calls[0][1]) == 3

@@ -15,9 +15,9 @@ import functools
 import numpy as np
 import pytest
 import torch
+from tiny_archs import ARCHS
 
 from bertkit.embeddings import Embedder
-from tiny_archs import ARCHS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -49,7 +49,7 @@ def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTKIT_CACHE", str(tmp_path / "cache"))  # a test's exports are its own
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference(path: str) -> dict[str, np.ndarray]:
     """transformers' AutoModel on TEXTS, pooled here: name -> (N, H) float32."""
     from transformers import AutoModel, AutoTokenizer

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from tiny_archs import ARCHS
 from torch import nn
 
 from bertkit.engine.onnx_optimize import FUSABLE, check_inputs, fuse_graph
 from bertkit.errors import BertkitWarning
-from tiny_archs import ARCHS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

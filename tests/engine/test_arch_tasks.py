@@ -15,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_archs import ARCHS
 
 from bertkit.cli.app import main
-from tiny_archs import ARCHS
 
 TESTS = Path(__file__).resolve().parents[1]
 for sub in ("classification", "qa", "tagging"):
     sys.path.insert(0, str(TESTS / sub))
-from qa_tiny_squad import squad_dict, write_squad  # noqa: E402
-from tiny_conll import sentences, write_conll  # noqa: E402
-from tiny_data import sentiment_rows, write_rows  # noqa: E402
+from qa_tiny_squad import squad_dict, write_squad
+from tiny_conll import sentences, write_conll
+from tiny_data import sentiment_rows, write_rows
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -100,7 +100,9 @@ def test_reader(tiny_arch, data, arch):
     for t, o, context in zip(got["torch"], got["onnx"], contexts):
         assert [(c.start, c.end) for c in t.candidates] == [(c.start, c.end) for c in o.candidates]
         assert abs(t.score - o.score) <= TOL and abs(t.null_score - o.null_score) <= TOL
-        assert t.text == context[t.start:t.end] and t.text == t.text.strip()
+        assert t.no_answer == o.no_answer
+        for c in t.candidates:  # spans are the context's own characters, never a leading space
+            assert c.text == context[c.start:c.end] and c.text == c.text.strip()
 
 
 @pytest.mark.parametrize("arch", cases(FAST))

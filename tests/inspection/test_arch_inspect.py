@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from tiny_archs import ARCHS
 
 from bertkit.cli.app import main
 from bertkit.encoder import load_model
 from bertkit.inspection import describe_model, token_table
-from tiny_archs import ARCHS
 
 # arch -> (roles of its input parts, positions, token-type rows, position offset, words in its summary)
 EXPECTED = {

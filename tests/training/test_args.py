@@ -21,7 +21,7 @@ from bertkit.training.args import TRAIN_FLAGS, TrainArgs
     ("warmup_ratio", 1.5, "warmup_ratio: must be <= 1, got 1.5"),
     ("weight_decay", -0.1, "weight_decay: must be >= 0"),
     ("layer_lr_decay", 0, "layer_lr_decay: must be > 0"),
-    ("dtype", "bf8", "dtype: must be one of fp32 or bf16, got 'bf8'"),
+    ("dtype", "bf8", "dtype: unknown value 'bf8'; valid options: fp32, bf16"),
     ("seed", "x", "seed: must be an integer"),
     ("checkpoint_every", -1, "checkpoint_every: must be >= 0"),
     ("no_such_option", 1, "no_such_option: unknown training argument"),
@@ -62,7 +62,7 @@ def test_defaults_fill_a_validated_copy():
     (["--lr", "-1"], "bertkit: error: --lr: must be > 0, got -1.0"),
     (["--batch-size", "0"], "bertkit: error: --batch-size: must be >= 1, got 0"),
     (["--warmup-ratio", "2"], "bertkit: error: --warmup-ratio: must be <= 1, got 2.0"),
-    (["--dtype", "fp8"], "bertkit: error: --dtype: must be one of fp32 or bf16, got 'fp8'"),
+    (["--dtype", "fp8"], "bertkit: error: --dtype: unknown value 'fp8'; valid options: fp32, bf16"),
 ])
 def test_every_train_command_names_the_flag(command, flags, message, tmp_path, capsys):
     code = main([*command, "--out", str(tmp_path / "o"), *flags])
