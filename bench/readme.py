@@ -4,7 +4,8 @@ Every ```console block of README.md is a list of ``$ command`` lines (``\\`` con
 line), each followed by the output it shows. The checker runs each block in a fresh
 temporary directory (with the small input files the examples name, see ``FILES``, and
 ``../shared`` pointing at the shared data), one bash process per command with the
-block's earlier variable assignments (``C="..."``) in front, stdout and stderr together,
+block's earlier variable assignments (``C="..."``) in front, stdout and stderr as one stream
+(unbuffered, so in the order a terminal shows them),
 ``COLUMNS=100``, and compares what comes out with what the README shows:
 
 - lines are compared after trailing spaces are stripped; blank lines are ignored;
@@ -16,6 +17,8 @@ block's earlier variable assignments (``C="..."``) in front, stdout and stderr t
 - every other number with a decimal point matches within 1% (or 2 in its last shown
   digit, whichever is larger): the same model on another CPU or backend moves the last
   digits; integers (counts, ids, offsets) must be equal;
+- progress lines (``embedding: 8,192/20,000 texts (41%), ...``, written once a minute off a
+  terminal, so only by a slow run) are dropped from the output first;
 - a command shown without output is only run: it must exit with 0;
 - a command's exit status must be 0 unless its output shows ``bertkit: error:`` (then 2).
 
@@ -24,7 +27,7 @@ hours, a server); ``--list`` shows which and why.
 
     python bench/readme.py              # every checkable block; exit 1 on a difference
     python bench/readme.py --list       # the blocks, and the reason each skipped one is
-    python bench/readme.py --line 407   # only the block that starts on that README line
+    python bench/readme.py --line 407   # only the block that starts on that README line (repeatable)
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ FILES = {
 
 TIMING = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?=\s*(?:s\b|ms\b|min\b|texts/s|tokens/s|tok/s|x fp32))")
 RUNTIME = re.compile(r"runtime [^;\n]*")
+PROGRESS_LINE = re.compile(r"^[\w ]+: [\d,]+/[\d,]+ \w+ \(\d+%\)")  # bertkit.io.progress.JobProgress.line
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:e-?\d+)?")
 
 
@@ -189,8 +193,9 @@ def run_block(block: Block, env: dict, timeout: int) -> list[str]:
                 prelude.append(command.text)
                 continue
             script = "\n".join([*prelude, command.text])
-            done = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
-            output = (done.stdout + done.stderr).splitlines()
+            done = subprocess.run(["bash", "-c", script], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, timeout=timeout)  # one stream, in the order a terminal shows it
+            output = [line for line in done.stdout.splitlines() if not PROGRESS_LINE.match(line)]
             wants_error = any("bertkit: error:" in e for e in command.expected)
             if done.returncode != (2 if wants_error else 0):
                 failures.append(f"README line {command.line}: $ {command.text}\n  exit {done.returncode}: {' | '.join(output[-5:])}")
@@ -204,17 +209,23 @@ def run_block(block: Block, env: dict, timeout: int) -> list[str]:
     return failures
 
 
-def check(text: str, *, only_line: int | None = None, timeout: int = 900) -> tuple[list[str], list[Block], list[Block]]:
-    """(differences, blocks run, blocks skipped) for README text."""
+def check(text: str, *, only_lines: list[int] | None = None, timeout: int = 900,
+          shared_data: bool = True) -> tuple[list[str], list[Block], list[Block]]:
+    """(differences, blocks run, blocks skipped) for README text.
+
+    ``shared_data=False`` skips the blocks that read ``../shared/data`` (the test suite
+    never reads it; ``python bench/readme.py`` runs them)."""
     blocks = parse(text)
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb", "PYTHONUNBUFFERED": "1"}
     for key in ("BERTKIT_BACKEND", "BERTKIT_DTYPE"):  # the README shows the user's default: auto
         env.pop(key, None)
     env["BERTKIT_CACHE"] = env.get("BERTKIT_README_CACHE", str(Path(tempfile.gettempdir()) / "bertkit-readme-cache"))
     failures, ran, skipped = [], [], []
     for block in blocks:
-        if only_line is not None and block.line != only_line:
+        if only_lines and block.line not in only_lines:
             continue
+        if block.skip is None and not shared_data and any("../shared" in c.text for c in block.commands):
+            block.skip = "reads ../shared/data: python bench/readme.py runs it"
         if block.skip is not None:
             skipped.append(block)
             continue
@@ -226,7 +237,7 @@ def check(text: str, *, only_line: int | None = None, timeout: int = 900) -> tup
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="list the blocks and why a skipped one is skipped")
-    parser.add_argument("--line", type=int, help="only the block whose fence opens on this README line")
+    parser.add_argument("--line", type=int, action="append", help="only the block(s) whose fence opens on this README line")
     parser.add_argument("--readme", type=Path, default=README, help="the file to check (default: README.md)")
     args = parser.parse_args()
     text = args.readme.read_text()
@@ -235,7 +246,7 @@ def main() -> None:
             state = f"skip ({block.skip})" if block.skip is not None else "checked"
             print(f"line {block.line}: {len(block.commands)} commands, {state}: $ {block.commands[0].text[:60] if block.commands else ''}")
         return
-    failures, ran, skipped = check(text, only_line=args.line)
+    failures, ran, skipped = check(text, only_lines=args.line)
     for failure in failures:
         print(failure, end="\n\n")
     print(f"{len(ran)} blocks run, {len(skipped)} skipped, {len(failures)} differences")

@@ -133,7 +133,7 @@ def _agreement(index: Index, ids: list[str], st_docs: np.ndarray, query_texts: l
     cos_q = (index.embed_queries(query_texts) * st_queries).sum(axis=1)
     return {"documents_compared": len(single), "doc_cosine_mean": float(cos_docs.mean()), "doc_cosine_min": float(cos_docs.min()),
             "query_cosine_mean": float(cos_q.mean()), "query_cosine_min": float(cos_q.min()),
-            "passages_per_document": round(len(table) / len(ids), 3)}
+            "passages_per_document": round(len(table) / table.documents(), 3)}
 
 
 def _build_rate(index: Index, texts: list[str], ids: list[str], n: int = 1000) -> dict:
@@ -204,12 +204,14 @@ def _dataset(name: str):
     return corpus.texts, corpus.ids, corpus.metadata, read_queries(root / "queries.jsonl"), read_qrels(root / "qrels" / "test.tsv")
 
 
-def step_precision(runs: Path, data: str) -> None:
+def step_precision(runs: Path, data: str, max_queries: int = 0) -> None:
     from bertkit.retrieval.precision import bytes_per_vector
 
     texts, ids, meta, queries, qrels = _dataset(data)
     index, _ = _index(runs, data, texts, ids, meta)
     qids = [q for q in qrels if q in queries]
+    if max_queries and len(qids) > max_queries:
+        qids = [qids[int(i * len(qids) / max_queries)] for i in range(max_queries)]
     qvec = index.embed_queries([queries[q] for q in qids])  # (Q, 384)
     fp32 = index._table.vectors.astype(np.float32)
     reference = [[h.passage_id for h in r] for r in index.search_vectors(qvec, 10)]
@@ -302,15 +304,15 @@ def step_report(runs: Path) -> None:
             continue
         r = data[name]
         title = title.format(q=f"{r['queries']:,}")
-        lines += [f"### {title}", "", "`python bench/search.py --step " + name + "`", "",
+        lines += [f"### {title}", "", "`python bench/search.py --step " + name + (" --max-queries 1000 --st-sample 300" if "sentence-transformers semantic_search" not in r else "") + "`", "",
                   "| ranking | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
         for system in ("bertkit dense", "sentence-transformers semantic_search", "BM25 (bm25s)", "hybrid (RRF k=60)"):
             if system not in r:
                 continue
             lines.append(f"| {system} | " + " | ".join(f"{r[system][m]:.4f}" for m in METRICS) + " |")
         a, b = r["agreement"], r["build"]
-        lines += ["", f"Vectors: cosine of bertkit's to sentence-transformers' (`SentenceTransformer.encode`, same model) {a['doc_cosine_mean']:.6f} mean, {a['doc_cosine_min']:.6f} worst over "
-                  f"the {a['documents_compared']} documents that are one passage; queries {a['query_cosine_mean']:.6f} mean, {a['query_cosine_min']:.6f} worst "
+        lines += ["", f"Vectors: cosine of bertkit's to sentence-transformers' (`SentenceTransformer.encode`, same model) {a['doc_cosine_mean']:.7f} mean, {a['doc_cosine_min']:.7f} worst over "
+                  f"the {a['documents_compared']} documents that are one passage; queries {a['query_cosine_mean']:.7f} mean, {a['query_cosine_min']:.7f} worst "
                   f"({a['passages_per_document']} passages per document; sentence-transformers truncates at 256 tokens instead).",
                   f"Index build: {b['documents']} documents, {b['passages']} passages in {b['seconds']} s ({b['passages_per_s']} passages/s)."]
         if "build_rate" in r:
@@ -321,7 +323,7 @@ def step_report(runs: Path) -> None:
     if "precision" in data:
         which = {"squad": "SQuAD-open", "scifact": "SciFact test"}[data["precision"]["data"]]
         lines += [f"### Precision and dimension ({which}: the fp32 index's vectors stored another way)", "",
-                  f"`python bench/search.py --step precision --data {data['precision']['data']}`", "",
+                  f"`python bench/search.py --step precision --data {data['precision']['data']} --max-queries 1000`", "",
                   "| stored | bytes/vector scanned | bytes/vector total | recall@10 vs fp32 (passages) | nDCG@10 | recall@100 | ms/query (exact) |", "|---|---|---|---|---|---|---|"]
         for name, r in data["precision"]["rows"].items():
             lines.append(f"| {name} | {r['search']} | {r['total']} | {r['recall@10_vs_fp32']:.4f} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['ms_per_query']} |")
@@ -343,7 +345,7 @@ def main() -> None:
     parser.add_argument("--step", required=True, choices=["scifact", "squad", "precision", "speed", "report"])
     parser.add_argument("--runs", type=Path, default=Path("/work/runs/search"))
     parser.add_argument("--st-sample", type=int, default=0, help="sentence-transformers embeds only this many documents, for the agreement (0: all, and its own ranking)")
-    parser.add_argument("--max-queries", type=int, default=0, help="squad: evaluate on this many questions spread over all (0: all)")
+    parser.add_argument("--max-queries", type=int, default=0, help="squad, precision: evaluate on this many questions spread over all (0: all)")
     parser.add_argument("--data", default="squad", choices=["squad", "scifact"], help="precision: the data set whose index is re-stored")
     parser.add_argument("--million", type=int, default=1_000_000, help="vectors of the large speed test")
     args = parser.parse_args()
@@ -353,7 +355,7 @@ def main() -> None:
     elif args.step == "scifact":
         step_scifact(args.runs, args.st_sample)
     elif args.step == "precision":
-        step_precision(args.runs, args.data)
+        step_precision(args.runs, args.data, args.max_queries)
     elif args.step == "speed":
         step_speed(args.runs, args.million)
     else:

@@ -95,9 +95,6 @@ def render(rows, first, load: str, repeats: int) -> str:
     lines += ["", "First run against the empty cache (one-off work: the ONNX export of the `auto` backend, "
               "or the runtime probe on a native-bf16 CPU or GPU; later runs read it from the cache):", ""]
     lines += [f"- `{label}`: {seconds:.2f} s" for label, seconds in first.items()]
-    lines += ["", "Where the rest of a warm one-line run goes (pyinstrument): importing torch and transformers, "
-              "loading the torch encoder (and, for the classifier, applying its weight deltas) even when the cached "
-              "ONNX export then does the work; see the lead's notes on issue 26 for what is left."]
     return "\n".join(lines)
 
 

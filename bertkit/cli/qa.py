@@ -16,7 +16,7 @@ from bertkit.cli.signals import resume_hint
 from bertkit.cli.qa_open import IndexOpt, PassagesOpt, RerankOpt, ask_over_index, evaluate_open_domain
 from bertkit.cli.train_options import (
     BatchSizeTrainOpt, CheckpointEveryOpt, EpochsOpt, FreezeEpochsOpt, LayerLrDecayOpt, LrOpt, MaxGradNormOpt, MaxTrainOpt,
-    PatienceOpt, ResumeOpt, SeedOpt, TrainDtypeOpt, WarmupRatioOpt, WeightDecayOpt, build_args, deprecated,
+    PatienceOpt, ResumeOpt, SeedOpt, TrainDtypeOpt, WarmupRatioOpt, WeightDecayOpt, build_args, deprecated, flags_of,
 )
 from bertkit.engine.runtime import check_names
 from bertkit.errors import InputError, UsageError
@@ -81,7 +81,6 @@ def train_command(
     from bertkit.qa.features import check_lengths
     from bertkit.qa.modeldir import QAConfig
     from bertkit.qa.train import QATrainArgs, train_qa
-    from bertkit.training.args import TRAIN_FLAGS
     from bertkit.training.ddp import is_main
 
     if nproc > 1:
@@ -108,7 +107,7 @@ def train_command(
     if threads is not None:
         torch.set_num_threads(threads)
     config = QAConfig(max_length=max_length, doc_stride=doc_stride, max_question_length=max_question_length, max_answer_length=max_answer_length)
-    with resume_hint(out), flags_for(**TRAIN_FLAGS, **flags):
+    with resume_hint(out), flags_for(**{**flags_of(QATrainArgs), **flags}):
         outcome = train_qa(
             train, out, dev_path=dev, threshold_path=threshold_data, base=model, config=config, args=args, init=init,
             log=lambda m: err_console.print(m, markup=False),

@@ -14,7 +14,7 @@ from bertkit.cli.options import DeviceOpt, JsonOpt, MaxLengthOpt, ThreadsOpt, er
 from bertkit.cli.signals import resume_hint
 from bertkit.cli.train_options import (
     BatchSizeTrainOpt, CheckpointEveryOpt, EpochsOpt, FreezeEpochsOpt, LayerLrDecayOpt, LrOpt, MaxGradNormOpt, MaxTrainOpt,
-    PatienceOpt, ResumeOpt, SeedOpt, TrainDtypeOpt, WarmupRatioOpt, WeightDecayOpt, build_args,
+    PatienceOpt, ResumeOpt, SeedOpt, TrainDtypeOpt, WarmupRatioOpt, WeightDecayOpt, build_args, flags_of,
 )
 from bertkit.errors import UsageError
 from bertkit.io.atomic import check_not_input, check_output
@@ -72,7 +72,6 @@ def train_command(
     """Train a tagger; writes the model directory, history.json and training_curves.png."""
     from bertkit.tagging.options import TagTrainOptions
     from bertkit.tagging.train import train_tagger
-    from bertkit.training.args import TRAIN_FLAGS
 
     opts = build_args(
         TagTrainOptions, None, train=train, out=str(out), dev=dev, mode=mode, head=head, model=model, layers=layers, layer_combine=layer_combine,
@@ -87,7 +86,7 @@ def train_command(
         import torch
 
         torch.set_num_threads(threads)
-    with resume_hint(out), flags_for(**TRAIN_FLAGS):
+    with resume_hint(out), flags_for(**flags_of(TagTrainOptions)):
         report = train_tagger(opts, log=_log)
     if as_json:
         print(json.dumps({"out": str(report.out), "labels": report.labels, "train_size": report.train_size, "dev_size": report.dev_size,

@@ -17,7 +17,7 @@ from bertkit.cli.options import err_console, finite, flags_for
 __all__ = [
     "EpochsOpt", "LrOpt", "BatchSizeTrainOpt", "WeightDecayOpt", "WarmupRatioOpt", "MaxGradNormOpt", "FreezeEpochsOpt",
     "LayerLrDecayOpt", "PatienceOpt", "TrainDtypeOpt", "SeedOpt", "CheckpointEveryOpt", "ResumeOpt", "MaxTrainOpt",
-    "TrainLayersOpt", "deprecated", "build_args",
+    "TrainLayersOpt", "deprecated", "build_args", "flags_of",
 ]
 
 
@@ -69,12 +69,12 @@ def build_args(cls: type, flags: dict[str, str] | None = None, **values: Any) ->
     """``cls(**values)``, a bad value reported with its flag (``--lr: must be > 0, got -1.0``)."""
     from bertkit.training.args import TRAIN_FLAGS
 
-    names = {**_all_flags(cls), **TRAIN_FLAGS, **(flags or {})}
-    with flags_for(**names):
+    with flags_for(**{**flags_of(cls), **TRAIN_FLAGS, **(flags or {})}):
         return cls(**values)
 
 
-def _all_flags(cls: type) -> dict[str, str]:
+def flags_of(cls: type) -> dict[str, str]:
+    """Every field of the arguments class ``cls`` and its flag (``train_layers`` -> ``--train-layers``)."""
     from bertkit.training.args import flag_name
 
     fields = getattr(cls, "model_fields", None) or getattr(cls, "__dataclass_fields__", {})

@@ -88,7 +88,7 @@ def _task_model(auto_class: str, encoder, labels: list[str] | None):
 def _linear(module, name: str, arch: str, need: str) -> torch.nn.Linear:
     layer = getattr(module, name, None)
     if not isinstance(layer, torch.nn.Linear):
-        raise UsageError(f"--format hf: {arch}'s head is not one linear layer ({need}); export with --format onnx instead")
+        raise UsageError(f"--format hf: {arch}'s head is not one linear layer ({need}); serve this model with bertkit instead")
     return layer
 
 
@@ -101,7 +101,7 @@ def _save(model, tokenizer, max_length: int, tmp: Path) -> None:
 
 def _check(diff: float, what: str) -> float:
     if not diff <= TOLERANCE:
-        raise UsageError(f"--format hf: the transformers model does not reproduce this {what} (max difference {diff:.1e}); use --format onnx")
+        raise UsageError(f"--format hf: the transformers model does not reproduce this {what} (max difference {diff:.1e}); serve this model with bertkit instead")
     return diff
 
 
@@ -118,7 +118,7 @@ def _check_classifier_head(source: Path) -> None:
         raise UsageError(
             f"--format hf: this classifier's head is {kind} on pooling {spec.pooling!r}; transformers' "
             "sequence classifier (BERT, ALBERT) is dropout + a linear layer over the pooler output (dense + tanh over [CLS]), "
-            "so only a linear head on --pooling pooler exports exactly; use --format onnx for this one"
+            "so only a linear head on --pooling pooler exports exactly; serve this one with bertkit (bertkit serve, bertkit classify predict)"
         )
 
 
@@ -132,11 +132,11 @@ def _classifier(source: Path, tmp: Path) -> HFExport:
     spec = clf.config.head
     model_type = getattr(encoder.config, "model_type", "")
     if not isinstance(head, PoolingHead) or not head.layers.last_only:
-        raise UsageError(f"--format hf: {source}'s head is not a bertkit pooling head on the last layer; use --format onnx")
+        raise UsageError(f"--format hf: {source}'s head is not a bertkit pooling head on the last layer; serve it with bertkit")
     if model_type not in POOLER_CLASSIFIERS:
         raise UsageError(
             f"--format hf: transformers' {model_type} sequence classifier is not a linear layer over the pooler output "
-            f"(only {', '.join(POOLER_CLASSIFIERS)}'s are), so this head cannot be expressed exactly; use --format onnx"
+            f"(only {', '.join(POOLER_CLASSIFIERS)}'s are), so this head cannot be expressed exactly; serve it with bertkit"
         )
     model = _task_model(TASK_CLASSES["classifier"], encoder, clf.labels)
     model.config.problem_type = "single_label_classification"

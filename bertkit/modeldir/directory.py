@@ -72,11 +72,10 @@ def writing_model_dir(target: str | os.PathLike, option: str = "--out") -> Itera
     if target.exists() and not target.is_dir():
         raise ModelLoadError(f"{target} is a file; a model directory is needed")
     with output_lock(target, option):
-        target = Path(target)
         recover_interrupted_save(target)
         stage = temp_sibling(target)
         try:
-            stage.mkdir(mode=0o755)
+            stage.mkdir()  # the mode a new directory gets (umask)
             yield stage
             if not (stage / MANIFEST_FILE).is_file():
                 raise RuntimeError(f"writing {target}: the work directory was never finished (finish_writing)")
@@ -119,8 +118,8 @@ def _swap_in(stage: Path, target: Path) -> None:
 
 
 def recover_interrupted_save(target: Path) -> None:
-    """Call under ``target``'s lock: clear what a killed writer of ``target`` left: its work directories and
-    a swapped-out old copy; with ``target`` missing (killed between the two renames), the
+    """Call under ``target``'s lock: clear what a killed writer of ``target`` left (its work
+    directories, a swapped-out old copy); with ``target`` missing (killed between the two renames), the
     new directory if it was complete, else the old one, goes back to ``target``."""
     leftovers = [p for pattern in (f".{target.name}.*.tmp", f".{target.name}.*.old")
                  for p in sorted(target.parent.glob(pattern)) if p.is_dir() and not p.is_symlink()]

@@ -75,7 +75,7 @@ class TrainArgs(BaseModel):
     @model_validator(mode="after")
     def _check_together(self):
         if self.epochs is not None and self.freeze_epochs > self.epochs:
-            raise ValueError(f"freeze_epochs: must be in 0..{self.epochs} (epochs), got {self.freeze_epochs}")
+            raise ValueError(f"freeze_epochs: must be in 0..{self.epochs} (at most --epochs), got {self.freeze_epochs}")
         return self
 
     def updated(self, **changes: Any):

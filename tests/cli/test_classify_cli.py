@@ -128,7 +128,7 @@ def test_shipped_model_needs_no_model_option(capsys):
         ("bad_pooling", "unknown pooling 'median'"),
         ("bad_mode", "unknown mode 'magic'"),
         ("dev_unknown_label", "label 'meh' was not seen in training"),
-        ("bad_freeze", "--freeze-epochs must be in 0..1, got 5"),  # the library's freeze_epochs, named by its flag
+        ("bad_freeze", "--freeze-epochs: must be in 0..1 (at most --epochs), got 5"),  # the library's freeze_epochs, named by its flag
         ("bad_dropout", "--dropout must be in [0, 1), got 1.5"),
         ("bad_delta", "unknown delta 'int2'; valid options: fp16, int8, int4"),
         ("delta_other_base", "--delta needs the packaged all-MiniLM-L6-v2 as base"),

@@ -44,8 +44,12 @@ def st_outputs(st_dirs):
     return {name: SentenceTransformer(str(d), device="cpu").encode(TEXTS, batch_size=2) for name, d in st_dirs.items()}
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnx"])
-@pytest.mark.parametrize("name", list(CASES))
+FAST_ONNX = ("cls+normalize", "mean+dense")  # the other ONNX cases run with -m slow (an export each)
+MATRIX = [pytest.param(name, backend, marks=[pytest.mark.slow] if backend == "onnx" and name not in FAST_ONNX else [])
+          for name in CASES for backend in ("torch", "onnx")]
+
+
+@pytest.mark.parametrize("name, backend", MATRIX)
 def test_directory_pipeline_gives_encode_vectors(st_dirs, st_outputs, name, backend, tmp_path, monkeypatch):
     monkeypatch.setenv("BERTKIT_CACHE", str(tmp_path))
     emb = Embedder(st_dirs[name], backend=backend, dtype="fp32", device="cpu")

@@ -25,7 +25,10 @@ def _encode(directory) -> np.ndarray:
     return SentenceTransformer(str(directory), device="cpu").encode(TEXTS)
 
 
-@pytest.mark.parametrize("pooling, normalize", [("cls", True), ("mean+max", False), ("mean_sqrt_len+cls", True), ("max", False)])
+@pytest.mark.parametrize("pooling, normalize", [
+    ("cls", True), ("mean_sqrt_len+cls", True),  # the second needs pooling_mode (not the boolean keys' order)
+    pytest.param("mean+max", False, marks=pytest.mark.slow), pytest.param("max", False, marks=pytest.mark.slow),
+])
 def test_plain_directory_with_a_pooling(tiny_bert, tmp_path, capsys, pooling, normalize):
     out = tmp_path / "st"
     argv = ["export", "--format", "sentence-transformers", str(tiny_bert), str(out), "--pooling", pooling]
@@ -39,6 +42,7 @@ def test_plain_directory_with_a_pooling(tiny_bert, tmp_path, capsys, pooling, no
     assert modules == ["Transformer", "Pooling"] + (["Normalize"] if normalize else [])
 
 
+@pytest.mark.slow
 def test_the_default_model_round_trips(tmp_path, capsys):
     out = tmp_path / "minilm"
     assert main(["export", "--format", "sentence-transformers", str(out)]) == 0
