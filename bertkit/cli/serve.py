@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from bertkit.errors import UsageError
+from bertkit.cli.options import finite
 
 
 def _log_to_stderr() -> None:
@@ -39,7 +40,7 @@ def serve_command(
     max_concurrent_requests: int = typer.Option(512, "--max-concurrent-requests", help="Requests in flight before new ones get 429."),
     max_queue: Optional[int] = typer.Option(None, "--max-queue", help="Requests waiting per model before new ones get 429 (default: --max-concurrent-requests)."),
     payload_limit: str = typer.Option("2MB", "--payload-limit", help="Largest request body (e.g. 2MB, 512KB); more: 413."),
-    body_timeout: float = typer.Option(10.0, "--body-timeout", help="Seconds a client may take to send its whole request body; slower: 408."),
+    body_timeout: float = typer.Option(10.0, "--body-timeout", callback=finite, help="Seconds a client may take to send its whole request body; slower: 408."),
     max_input_tokens: int = typer.Option(32768, "--max-input-tokens", help="Tokens in one request (all its texts); more: 413."),
     max_embed_all_tokens: int = typer.Option(8192, "--max-embed-all-tokens", help="Token vectors in one /embed_all answer; more: 413."),
     allowed_hosts: Optional[list[str]] = typer.Option(None, "--allowed-hosts", metavar="NAME", help="Host-header names to answer besides the bound host, localhost, 127.0.0.1 and ::1 (repeat or comma-separate; '*': any); others get 421 (DNS-rebinding guard)."),

@@ -44,7 +44,6 @@ def _quiet() -> None:
     context = require_ray().data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def actor_args(workers: int, cpus: float, gpus: float) -> dict:

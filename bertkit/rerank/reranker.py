@@ -15,6 +15,7 @@ mode, and the ONNX export is built once under a lock.
 from __future__ import annotations
 
 import os
+import warnings
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,7 +27,7 @@ import torch
 from bertkit.classification.model import PoolingHead
 from bertkit.encoder.encoder import Encoder
 from bertkit.engine.runtime import Runtime, model_key, probe_encoder, resolve_runtime
-from bertkit.errors import ParameterError
+from bertkit.errors import BertkitWarning, ParameterError
 from bertkit.rerank.config import RerankConfig
 from bertkit.rerank.model import RelevanceHead, pair_windows
 from bertkit.rerank.modeldir import load_parts, resolve_dir
@@ -67,6 +68,12 @@ def _check_pairs(pairs) -> tuple[list[str], list[str]]:
     return queries, passages
 
 
+# The shipped checkpoint is an early one (140 steps on 560 questions, CPU only): it ranks below
+# dense retrieval (bench/rerank.py). Said on every load until a trained one replaces it.
+UNDERTRAINED = ("the shipped reranker is undertrained: on SQuAD-open it ranks below dense retrieval "
+                "(nDCG@10 67.5 vs 84.6, bench/rerank.py); train your own with `bertkit rerank train` (README: Rerank)")
+
+
 class Reranker:
     """A cross-encoder (``[CLS] query [SEP] passage [SEP]`` -> one logit) on torch or ONNX Runtime."""
 
@@ -83,6 +90,8 @@ class Reranker:
         """Load a reranker directory, or a sentence-transformers CrossEncoder directory
         (``None`` / ``"default"``: the shipped reranker)."""
         directory = resolve_dir(path)
+        if path is None or str(path) == "default":
+            warnings.warn(UNDERTRAINED, BertkitWarning, stacklevel=2)
         probed: list = []
 
         def probe(dev: str):

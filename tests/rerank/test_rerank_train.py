@@ -74,7 +74,7 @@ def test_resume_continues_from_the_checkpoint(tiny_bert, pairs_file, tmp_path, o
 
 
 def test_bad_arguments(tiny_bert, pairs_file, tmp_path):
-    with pytest.raises(ParameterError, match="loss: must be one of bce or listwise"):
+    with pytest.raises(ParameterError, match=r"loss: .*bce.*listwise"):
         RerankTrainArgs(loss="pairwise")
     with pytest.raises(ParameterError) as exc:
         RerankTrainArgs(lr=0)
