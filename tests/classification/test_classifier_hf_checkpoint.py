@@ -24,6 +24,7 @@ def multi(tmp_path_factory):
     return save_checkpoint(tmp_path_factory.mktemp("hf-multi") / "model", "classifier", multi_label=True, seed=1)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_single_label_probabilities_match_transformers(single, backend, one_thread):
     clf = Classifier.load(single, backend=backend, dtype="fp32")
@@ -38,6 +39,7 @@ def test_single_label_probabilities_match_transformers(single, backend, one_thre
     assert all(p.labels == [p.label] for p in predictions)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_multi_label_uses_a_sigmoid_and_every_label_over_half(multi, backend, one_thread):
     clf = Classifier.load(multi, backend=backend, dtype="fp32")

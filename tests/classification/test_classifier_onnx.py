@@ -17,6 +17,7 @@ def _train(tiny_bert, train_csv, out, **kw):
     return out
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_onnx_ensemble_matches_torch(tiny_bert, train_csv, tmp_path):
     """Every pooling head of a features-mode ensemble (learned poolings included), in one graph."""
     out = _train(tiny_bert, train_csv, tmp_path / "e", mode="features", pooling="all", epochs=2)
@@ -29,12 +30,14 @@ def test_onnx_ensemble_matches_torch(tiny_bert, train_csv, tmp_path):
     assert info.kind == "classifier" and info.labels == onnx_clf.labels and info.outputs == ["probabilities"]
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_onnx_lora_finetune_matches_torch(tiny_bert, train_csv, tmp_path):
     out = _train(tiny_bert, train_csv, tmp_path / "l", pooling="attention", lora=4, lr=1e-2)
     texts = read_examples(str(train_csv)).texts
     np.testing.assert_allclose(load_classifier(out, backend="onnx").predict_proba(texts), load_classifier(out).predict_proba(texts), atol=1e-4)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_onnx_sentence_pairs(tiny_bert, tmp_path):
     from tiny_data import write_rows
 
@@ -46,6 +49,7 @@ def test_onnx_sentence_pairs(tiny_bert, tmp_path):
     np.testing.assert_allclose(load_classifier(out, backend="onnx").predict_proba(a, b), load_classifier(out).predict_proba(a, b), atol=1e-4)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_int8_refused_when_calibration_labels_drift(tiny_bert, train_csv, tmp_path, monkeypatch):
     import bertkit.classification.engine as engine
 
@@ -55,6 +59,7 @@ def test_int8_refused_when_calibration_labels_drift(tiny_bert, train_csv, tmp_pa
         load_classifier(out, backend="onnx", dtype="int8").predict(["good"])
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_validation_of_backend_and_device(tiny_bert, train_csv, tmp_path):
     out = _train(tiny_bert, train_csv, tmp_path / "m", mode="features")
     with pytest.raises(UsageError, match="int8 runs on backend 'onnx'"):

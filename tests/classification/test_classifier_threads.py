@@ -17,6 +17,7 @@ def classifier():
     return bertkit.Classifier.load()  # the shipped sentiment model; the suite pins torch fp32
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_eight_threads_give_the_serial_predictions(classifier):
     jobs = [TEXTS[i:] + TEXTS[:i] for i in range(len(TEXTS))] * 3
     serial = [classifier.predict(job, top_k=2) for job in jobs]

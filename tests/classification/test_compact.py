@@ -19,6 +19,7 @@ def full_model(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("delta,atol", [("fp16", 1e-3), ("int4", 0.05)])
 def test_compact_keeps_the_predictions(full_model, tmp_path, delta, atol):
     out = compact_classifier(full_model, tmp_path / delta, delta)

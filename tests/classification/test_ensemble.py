@@ -41,6 +41,7 @@ def test_ensemble_is_the_mean_of_its_members(two_models, tmp_path):
     assert read_verified(dirs[0]).kind == "single"
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_ensemble_refuses_bad_members(two_models, tmp_path, tiny_bert):
     dirs, tmp = two_models
     with pytest.raises(ParameterError, match="at least two models"):

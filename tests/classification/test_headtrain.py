@@ -3,6 +3,7 @@ solved by L-BFGS with its L2 chosen by cross-validation on the training rows, de
 
 from __future__ import annotations
 
+import pytest
 import numpy as np
 import torch
 from safetensors.torch import load_file
@@ -19,6 +20,7 @@ def _opts(tiny_bert, train_csv, dev_csv, out, **kw):
     return classify_parts(**{**base, **kw})
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_linear_head_is_standardised_lbfgs(tiny_bert, train_csv, dev_csv, tmp_path):
     logs: list[str] = []
     report = train_classifier(**_opts(tiny_bert, train_csv, dev_csv, tmp_path / "m"), log=logs.append)
@@ -36,6 +38,7 @@ def test_linear_head_is_standardised_lbfgs(tiny_bert, train_csv, dev_csv, tmp_pa
     assert report.rows[0]["accuracy"] == np.mean([p == y for p, y in zip(pred, dev.labels)])
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_linear_head_ignores_feature_scale(tiny_bert, train_csv, dev_csv, tmp_path):
     """Standardised inputs: the solution does not depend on the features' scale (unlike fixed AdamW epochs)."""
     from bertkit.classification.features import FeatureRequest, Features
@@ -68,6 +71,7 @@ def test_mlp_head_picks_epoch_on_held_out_rows(tiny_bert, train_csv, dev_csv, tm
     assert report.rows[0]["accuracy"] == config.metrics["dev_accuracy"]
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_attention_head_starts_from_logistic_regression_and_never_ends_worse(tiny_bert, train_csv, dev_csv, tmp_path):
     import json
 

@@ -58,6 +58,7 @@ def test_fixed_l2_matches_sklearn_solution(classes, noise):
     assert log_loss(y, ours) == pytest.approx(log_loss(y, theirs), abs=1e-5)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize(("classes", "noise"), [(2, 0.3), (2, 4.0), (4, 3.0)])
 def test_selected_head_matches_sklearn_on_unseen_rows(classes, noise):
     x, y = _problem(1200, 16, classes, noise, seed=10 + classes)
@@ -94,6 +95,7 @@ def test_l2_must_be_positive():
         fit_logistic(torch.zeros(2, 2), torch.tensor([0, 1]), 2, 0.0)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize(("classes", "noise"), [(2, 0.3), (2, 4.0), (4, 3.0)])
 def test_cross_validated_head_matches_sklearn_cv_on_unseen_rows(classes, noise):
     x, y = _problem(1200, 16, classes, noise, seed=20 + classes)

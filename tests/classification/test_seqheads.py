@@ -28,6 +28,7 @@ def test_sequence_heads_read_token_states(kind, dim):
     assert torch.allclose(head.forward_pooled(PoolingInput(noisy, mask))[0], logits, atol=1e-5)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("kind", ["bilstm", "cnn"])
 def test_train_and_predict(kind, tiny_bert, train_csv, dev_csv, tmp_path):
     out = tmp_path / kind

@@ -26,6 +26,7 @@ def _train_accuracy(model_dir, train_csv):
     return float(np.mean([clf.labels[p] == y for p, y in zip(pred, ex.labels)]))
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_finetune_overfits_small_set(tiny_bert, train_csv, tmp_path, pooling="attention"):
     report = train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "m", pooling=pooling, epochs=12, lr=3e-3, batch_size=8, dropout=0.0))
     assert report.rows[0]["accuracy"] == 1.0
@@ -34,6 +35,7 @@ def test_finetune_overfits_small_set(tiny_bert, train_csv, tmp_path, pooling="at
     assert not (tmp_path / "m" / ".train").exists()
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("pooling", ["mean", "weighted_layer"])
 def test_features_mode_overfits_small_set(tiny_bert, train_csv, tmp_path, pooling):
     opts = _opts(tiny_bert, train_csv, tmp_path / "f", mode="features", pooling=pooling, epochs=80, lr=1e-2, dropout=0.0, hidden=64, batch_size=8)
@@ -42,6 +44,7 @@ def test_features_mode_overfits_small_set(tiny_bert, train_csv, tmp_path, poolin
     assert _train_accuracy(tmp_path / "f", train_csv) == 1.0
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_features_cache_hit_and_miss(tiny_bert, train_csv, dev_csv, tmp_path):
     logs: list[str] = []
     opts = _opts(tiny_bert, train_csv, tmp_path / "f", dev=str(dev_csv), mode="features", pooling="mean", epochs=2)
@@ -61,6 +64,7 @@ def test_features_cache_hit_and_miss(tiny_bert, train_csv, dev_csv, tmp_path):
     assert any("cache miss" in m for m in logs)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_pooling_all_ensemble_is_mean_of_members(tiny_bert, train_csv, dev_csv, tmp_path):
     report = train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "e", dev=str(dev_csv), mode="features", pooling="all", epochs=3))
     names = [r["pooling"] for r in report.rows]
@@ -101,6 +105,7 @@ def test_unfrozen_epoch_changes_encoder(tiny_bert, train_csv, tmp_path):
     assert any(not torch.equal(v, base[k]) for k, v in saved.items() if k in base)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_lora_stores_only_adapters(tiny_bert, train_csv, tmp_path):
     train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "l", pooling="attention", epochs=2, lora=4, lr=1e-2))
     files = {p.relative_to(tmp_path / "l").as_posix() for p in (tmp_path / "l").rglob("*") if p.is_file()}
@@ -118,6 +123,7 @@ def test_lora_stores_only_adapters(tiny_bert, train_csv, tmp_path):
     assert explanation.tokens[0] == "[CLS]" and sum(explanation.weights) == pytest.approx(1.0, abs=1e-4)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_explain_without_attention_pooling_uses_occlusion(tiny_bert, train_csv, tmp_path):
     train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "m", mode="features", epochs=1))
     clf = load_classifier(tmp_path / "m")
@@ -130,6 +136,7 @@ def test_explain_without_attention_pooling_uses_occlusion(tiny_bert, train_csv, 
     np.testing.assert_allclose(onnx.weights, e.weights, atol=1e-4)  # occlusion runs on torch behind ONNX too
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_altered_or_incomplete_directory_refused(tiny_bert, train_csv, tmp_path):
     out = tmp_path / "m"
     train_classifier(**_opts(tiny_bert, train_csv, out, mode="features", epochs=1))
@@ -157,6 +164,7 @@ def test_altered_or_incomplete_directory_refused(tiny_bert, train_csv, tmp_path)
         load_classifier(out)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_sentence_pairs_use_token_types(tiny_bert, tmp_path):
     from tiny_data import write_rows
 
@@ -176,6 +184,7 @@ def test_sentence_pairs_use_token_types(tiny_bert, tmp_path):
         clf.predict_proba(["is it good?"])
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_finetune_pooling_all_ensemble_has_one_encoder_per_member(tiny_bert, train_csv, dev_csv, tmp_path):
     report = train_classifier(**_opts(tiny_bert, train_csv, tmp_path / "fe", dev=str(dev_csv), pooling="all", epochs=1, checkpoint_every=0))
     clf = load_classifier(tmp_path / "fe")
@@ -184,6 +193,7 @@ def test_finetune_pooling_all_ensemble_has_one_encoder_per_member(tiny_bert, tra
     np.testing.assert_allclose(clf.predict_proba(texts), clf.member_probabilities(texts).mean(axis=0), atol=1e-6)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_top_layers_stored_as_int8_deltas_against_the_packaged_encoder(train_csv, tmp_path):
     from bertkit.encoder.loading import load_model
 

@@ -54,6 +54,7 @@ def test_train_writes_model_directory(attention_model):
     assert {"bertkit.json", "head.safetensors", "encoder", "training_curves.png", "history.json"} <= files
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_train_features_all_json(env, tmp_path, capsys):
     code, out, err = run(["classify", "train", "--train", str(env["train"]), "--dev-split", "0.25", "--out", str(tmp_path / "all"),
                           "--base", str(env["bert"]), "--mode", "features", "--pooling", "all", "--epochs", "2", "--json"], capsys)
@@ -77,6 +78,7 @@ def test_evaluate_table_json_and_plots(env, attention_model, tmp_path, capsys):
     assert code == 0 and "macro-F1" in out and "confusion matrix" in out
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_predict_args_file_topk_json_explain(env, attention_model, tmp_path, capsys):
     code, out, err = run(["classify", "predict", "-m", str(attention_model), "a lovely film", "a dull film", "--top-k", "2", "--json"], capsys)
     assert code == 0, err
@@ -232,6 +234,7 @@ def test_resume_after_kill_mid_epoch(env, tmp_path, capsys):
     assert [h["epoch"] for h in history] == [1, 2]
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_evaluate_and_predict_on_onnx_match_torch(env, attention_model, capsys):
     base = ["classify", "evaluate", "-m", str(attention_model), "--data", str(env["dev"]), "--json"]
     code, torch_out, err = run(base, capsys)

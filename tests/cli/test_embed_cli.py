@@ -28,6 +28,7 @@ def inputs(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("name, extra, rows", [("t.txt", [], 3), ("t.csv", ["--text-column", "body"], 2), ("t.tsv", [], 2), ("t.jsonl", [], 2)])
 @pytest.mark.parametrize("ext", [".npy", ".parquet", ".jsonl"])
 def test_formats(inputs, tiny_bert, capsys, name, extra, rows, ext):
@@ -71,6 +72,7 @@ def test_tokens_and_long_windows(inputs, tiny_bert, capsys):
     assert code == 0 and "1 split into windows" in err
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_stdin(tiny_bert, tmp_path):
     out = tmp_path / "s.npy"
     proc = subprocess.run(
@@ -122,6 +124,7 @@ def test_existing_output_survives_a_failed_run(inputs, tiny_bert, capsys):
     assert code == 2 and np.array_equal(np.load(out), np.ones(3))
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_console_script_error_has_no_traceback(tmp_path):
     proc = subprocess.run(["bertkit", "embed", str(tmp_path / "x.txt"), "-o", str(tmp_path / "o.npy")], capture_output=True, text=True)
     assert proc.returncode == 2

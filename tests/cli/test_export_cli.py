@@ -16,6 +16,7 @@ def cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BERTKIT_CACHE", str(tmp_path_factory.getbasetemp() / "bertkit-cache"))
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_exported_dir_serves_with_onnxruntime_and_tokenizer_alone(tiny_bert, tmp_path, capsys):
     out = tmp_path / "exported"
     assert main(["export", "--out", str(out), "--model", str(tiny_bert), "--pooling", "mean+max"]) == 0
@@ -43,6 +44,7 @@ def test_exported_dir_serves_with_onnxruntime_and_tokenizer_alone(tiny_bert, tmp
     np.testing.assert_allclose(vecs, Embedder(tiny_bert, pooling="mean+max").embed(texts), atol=2e-4)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_embed_with_onnx_backend_and_check(tiny_bert, tmp_path, capsys):
     src = tmp_path / "t.txt"
     src.write_text("one\ntwo words\n\nthree more words\n")

@@ -40,6 +40,7 @@ def built(tmp_path, tiny_bert, capsys):
     return tmp_path
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_build_search_add_evaluate(built, capsys):
     ix = built / "ix"
     code, out, err = run(["search", ix, "Paris is the capital of France.", "--top-k", "2", "--json"], capsys)

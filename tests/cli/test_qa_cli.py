@@ -170,6 +170,7 @@ def _bad_inputs(tmp: Path, model_dir: Path, v2: Path, tiny_bert: Path):
     ]
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_bad_input_one_line_exit_2_no_partial_output(model_dir, files, tiny_bert, tmp_path, capsys):
     for argv, message in _bad_inputs(tmp_path, model_dir, files[2], tiny_bert):
         code, out, err = run(argv, capsys)
@@ -181,6 +182,7 @@ def test_bad_input_one_line_exit_2_no_partial_output(model_dir, files, tiny_bert
     assert not (tmp_path / "predictions.json").exists()
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_evaluate_and_ask_on_onnx_match_torch(model_dir, files, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("BERTKIT_CACHE", str(tmp_path / "cache"))
     base = ["qa", "evaluate", "--model", model_dir, "--data", files[2], "--out", tmp_path, "--json"]
@@ -216,6 +218,7 @@ def test_calibrate_sets_the_threshold_from_held_out_questions(model_dir, files, 
     assert code == 2 and "--data v1.json must be SQuAD 2.0" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_train_with_threshold_data_reports_the_chosen_threshold(files, tiny_bert, tmp_path, capsys):
     tmp, v1, v2 = files
     argv = ["qa", "train", "--train", v2, "--threshold-data", v2, "--out", tmp_path / "m", "--model", tiny_bert, *SMALL,

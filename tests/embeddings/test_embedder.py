@@ -14,6 +14,7 @@ from bertkit.errors import UsageError
 LONG = " ".join(f"word{i % 17} and more" for i in range(60))
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("family", ["tiny_bert", "tiny_distilbert", "tiny_electra"])
 def test_every_strategy_runs_on_each_family(family, request):
     path = request.getfixturevalue(family)

@@ -93,6 +93,7 @@ def test_the_int8_check_policy_lives_in_the_library(embedders):
     assert err.value.param == "dtype"
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_the_lazy_onnx_backend_is_built_once_under_threads(tiny_bert, tmp_path, monkeypatch):
     import bertkit.embeddings.embedder as embedder_module
 

@@ -29,6 +29,7 @@ def _reference(encoder, texts):
         return tok, encoder.model(**tok, output_hidden_states=True)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_mean_matches_sentence_transformers(minilm_encoder, minilm_dir):
     from sentence_transformers import SentenceTransformer
 
@@ -69,6 +70,7 @@ def test_order_and_batching_do_not_change_vectors(tiny_encoder):
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_bf16_stays_close_to_fp32(minilm_dir):
     import contextlib
 

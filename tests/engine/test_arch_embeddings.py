@@ -83,6 +83,7 @@ def spec_for(arch: str) -> str:
     return POOLINGS + ("+pooler" if arch in WITH_POOLER else "")
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize(("arch", "backend"), arch_backends())
 def test_every_pooling_matches_transformers(tiny_arch, arch, backend):
     path = tiny_arch(arch)

@@ -55,6 +55,7 @@ def train(argv: list) -> None:
     assert main([str(a) for a in argv]) == 0
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("arch", cases(FAST))
 def test_classifier(tiny_arch, data, arch):
     import bertkit
@@ -85,6 +86,7 @@ def test_classifier_onnx(tiny_arch, data, arch):
     assert np.abs(bertkit.load_classifier(out, backend="onnx", dtype="fp32").predict_proba(texts) - probs).max() <= TOL
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("arch", cases(FAST_SPANS))
 def test_reader(tiny_arch, data, arch):
     import bertkit
@@ -107,6 +109,7 @@ def test_reader(tiny_arch, data, arch):
             assert c.text == context[c.start:c.end] and c.text == c.text.strip()
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("arch", cases(FAST_SPANS))
 def test_tagger(tiny_arch, data, arch):
     import bertkit

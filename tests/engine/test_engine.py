@@ -82,6 +82,7 @@ def test_export_config_rejects_unknown_keys(tiny_encoder, tmp_path):
         read_export_info(copy)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_a_damaged_cached_export_is_rebuilt_with_a_warning(tiny_bert, tmp_path):
     import shutil
 
@@ -145,6 +146,7 @@ def test_agreement_handles_zero_rows():
     assert result.mean_cosine == pytest.approx(1.0) and result.n == 2
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_onnx_releases_torch_weights_and_reloads_them_for_check(tiny_bert):
     emb = Embedder(tiny_bert, pooling="mean", backend="onnx", device="cpu")
     vecs = emb.embed(TEXTS)
@@ -160,6 +162,7 @@ def test_a_shared_encoder_keeps_its_weights(tiny_encoder):
     assert tiny_encoder.weights_loaded
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_a_cached_onnx_export_needs_no_torch_model(tiny_bert):
     """Keyed by the model's files: the second embedder finds the export without loading weights."""
     first = Embedder(tiny_bert, pooling="max", backend="onnx", device="cpu")
@@ -172,6 +175,7 @@ def test_a_cached_onnx_export_needs_no_torch_model(tiny_bert):
     assert export_embedding(other)[0] != export_embedding(second)[0]  # another graph, another entry
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_changed_weights_file_means_a_new_export(tiny_bert, tmp_path):
     import shutil
 
@@ -188,6 +192,7 @@ def test_changed_weights_file_means_a_new_export(tiny_bert, tmp_path):
     assert before != after
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_untrained_attention_pooling_reuses_its_export(tiny_bert):
     first = Embedder(tiny_bert, pooling="attention", backend="onnx", device="cpu")
     second = Embedder(tiny_bert, pooling="attention", backend="onnx", device="cpu")

@@ -47,6 +47,7 @@ def _classifier_dir(dest, tiny_bert, *, pooling="pooler", lora=False, standardiz
     return save_single(dest, config, head, encoder, peft_model=peft)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("lora, standardize", [(False, True), (True, False)])
 def test_classifier_exports_to_transformers(tiny_bert, tmp_path, capsys, lora, standardize):
     import transformers

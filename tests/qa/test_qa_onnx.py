@@ -30,6 +30,7 @@ def model(tiny_bert):
     return QAModel(Encoder(tiny_bert, device="cpu", max_length=CONFIG["max_length"])).eval()
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_onnx_logits_and_answers_match_torch(model):
     config = QAConfig(**CONFIG)
     questions, contexts = [q for _, q, _ in QAS], [CONTEXTS[c] for c, _, _ in QAS]
@@ -46,6 +47,7 @@ def test_onnx_logits_and_answers_match_torch(model):
     assert spans(have) == spans(want)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_int8_gate_calibrates_then_remembers_a_failed_evaluate(model, tmp_path, monkeypatch):
     import bertkit.qa.engine as qa_engine
     import bertkit.qa.evaluate as qa_evaluate

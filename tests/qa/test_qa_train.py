@@ -39,6 +39,7 @@ def test_tiny_model_overfits_to_exact_match_100(trained):
     assert (out / "training_curves.png").stat().st_size > 0 and not (out / "checkpoint").exists()
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_resume_continues_a_killed_run(tiny_bert, tmp_path, monkeypatch):
     data = write_squad(tmp_path / "train.json", squad_dict(version_2=True))
     args = dict(ARGS, epochs=3, batch_size=2, checkpoint_every=2, train_layers=None)

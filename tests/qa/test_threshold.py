@@ -76,6 +76,7 @@ def test_threshold_data_needs_answerable_and_unanswerable_questions(trained, tmp
 
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_epochs_are_judged_at_their_best_threshold_when_one_will_be_chosen(tiny_bert, tmp_path):
     train = write_squad(tmp_path / "train.json", squad_dict(version_2=True))
     held = write_squad(tmp_path / "held.json", squad_dict(version_2=True, qas=HELD_OUT, contexts=CONTEXTS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import json
 
 from bertkit.cli.app import main
@@ -15,6 +16,7 @@ def _run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_train_evaluate_rank(tiny_bert, pairs_file, tmp_path, capsys, one_thread):
     out = tmp_path / "rr"
     code, stdout, err = _run(capsys, "rerank", "train", "--train", pairs_file, "--dev", pairs_file, "--out", out, "--base", tiny_bert,

@@ -107,6 +107,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_page_asks_over_the_corpus(server):
     """The page's corpus panel in headless Chromium: passages with scores, the answer marked in its passage."""
     import os

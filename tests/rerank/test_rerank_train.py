@@ -32,6 +32,7 @@ def test_train_and_load(tiny_bert, pairs_file, tmp_path, one_thread, loss):
     assert reranker.evaluate(pairs).metrics["ndcg@10"] == pytest.approx(report.metrics["ndcg@10"], abs=1e-3)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_deltas_against_the_packaged_encoder(pairs_file, tmp_path, one_thread):
     pairs = read_pairs(pairs_file)
     args = RerankTrainArgs(max_length=32, epochs=1, batch_size=6, train_layers=1, delta="int8", device="cpu", checkpoint_every=0)
@@ -43,6 +44,7 @@ def test_deltas_against_the_packaged_encoder(pairs_file, tmp_path, one_thread):
     assert Reranker.load(tmp_path / "rr").rank(pairs.queries[0], pairs.passages[:4])[0].score > 0
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_resume_continues_from_the_checkpoint(tiny_bert, pairs_file, tmp_path, one_thread, monkeypatch):
     import bertkit.rerank.train as train_module
 

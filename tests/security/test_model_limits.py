@@ -7,6 +7,7 @@ came too late would fail there (or be killed), not pass by luck."""
 
 from __future__ import annotations
 
+import pytest
 import json
 import os
 import shutil
@@ -55,18 +56,21 @@ def _one_error_line(run) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(tiny_bert, tmp_path):
     model = _with_config(tiny_bert, tmp_path, num_hidden_layers=100, hidden_size=8192, num_attention_heads=64, intermediate_size=32768)
     line = _one_error_line(_run(3 * 2**30, model, tmp_path))  # 3 GiB: the claimed model is ~300 GiB
     assert "config.json implies" in line and "does not match the weights" in line
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_more_layers_than_the_weights_hold_is_refused(tiny_bert, tmp_path):
     model = _with_config(tiny_bert, tmp_path, num_hidden_layers=100)
     line = _one_error_line(_run(3 * 2**30, model, tmp_path))
     assert "config.json describes" in line and "the safetensors files hold only" in line
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_a_model_that_does_not_fit_in_the_memory_left_is_refused(tmp_path):
     import torch
     from hf_tiny import copy_tokenizer
@@ -100,6 +104,7 @@ def torch_numel(shape) -> int:
     return n
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_under_the_same_limit_a_sound_tiny_model_embeds(tiny_bert, tmp_path):
     run = _run(3 * 2**30, tiny_bert, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -53,6 +53,7 @@ def _read_answer(sock: socket.socket) -> str:
     return data.decode("latin-1")
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_slow_bodies_hold_no_slot_and_time_out_408(tiny_server):
     url, _, client = tiny_server
     slow = [_slow_client(_port(url)) for _ in range(SLOTS + 1)]  # more slow clients than slots
@@ -71,6 +72,7 @@ def test_slow_bodies_hold_no_slot_and_time_out_408(tiny_server):
             sock.close()
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_a_heavy_request_does_not_starve_a_small_one(tiny_server):
     _, app, client = tiny_server
     model = app.state.bertkit.models.embed
@@ -189,6 +191,7 @@ def test_allowed_hosts_option(tiny_bert):
     assert host_allowed("anything", ServeOptions(allowed_hosts="*").hosts, "127.0.0.1")
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_api_key_guards_the_root_route(tiny_bert):
     options = ServeOptions(embed=str(tiny_bert), serve_classify=False, serve_qa=False, api_key="k", device="cpu")
     with running(options) as (url, _, _):

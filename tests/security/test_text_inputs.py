@@ -43,6 +43,7 @@ def _tokenizers():
     return {"wordpiece": Tokenizer.from_file(str(default_model_dir() / "tokenizer.json")), "bpe": bpe, "unigram": uni}
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 @pytest.mark.parametrize("max_length", [16, 64, 256])
 def test_cut_then_tokenise_gives_the_ids_of_tokenise_then_truncate(max_length):
     for name, tok in _tokenizers().items():

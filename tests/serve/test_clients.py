@@ -34,6 +34,7 @@ def test_inference_client_text_classification_is_predict(full_server, full_clien
     assert [o.label for o in top] == ["positive"]
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_openai_sdk_embeddings(full_server, full_client):
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=full_server[0] + "/v1", api_key="unused", max_retries=0)

@@ -52,6 +52,7 @@ def test_embed_equals_library(full_client, embedder):
         assert name in r.headers
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_embed_long_text_in_windows_or_truncated(full_client, embedder):
     import bertkit
 

@@ -114,6 +114,7 @@ def test_tag_odd_texts_never_500(tag_client):
             assert text[e["start"] : e["end"]] == e["text"]
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_server_wide_onnx_int8_runs_the_tagger_on_onnx_fp32(tagger_dir, tmp_path, monkeypatch):
     from bertkit.serve.models import TagModel
 

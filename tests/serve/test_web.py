@@ -43,6 +43,7 @@ def offline_page(browser, url: str):
     return page, problems
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_page_answers_classifies_and_compares(browser, full_server, full_client, tmp_path):
     url, _ = full_server
     page, problems = offline_page(browser, url)
@@ -106,6 +107,7 @@ def test_page_answers_classifies_and_compares(browser, full_server, full_client,
     assert problems == []
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_docs_render_every_operation_offline(browser, full_server, full_client):
     url, _ = full_server
     page, problems = offline_page(browser, url)
@@ -119,6 +121,7 @@ def test_docs_render_every_operation_offline(browser, full_server, full_client):
     assert problems == []  # Swagger UI's script, styles and icon all came from the server
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_tag_panel_shows_entities_on_load(browser, tagger_dir):
     options = ServeOptions(tag=str(tagger_dir), serve_embed=False, serve_classify=False, serve_qa=False, device="cpu")
     with running(options) as (url, _, _):

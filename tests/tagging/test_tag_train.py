@@ -17,6 +17,7 @@ def _opts(tiny_bert, train, dev, out, **kw):
     return TagTrainOptions(**base)
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_features_bilstm_crf_learns_saves_and_predicts(tiny_bert, train_conll, dev_conll, tmp_path):
     out = tmp_path / "m"
     report = train_tagger(_opts(tiny_bert, train_conll, dev_conll, out, epochs=25, lr=1e-2, lstm_hidden=16, dropout=0.0, patience=0))

@@ -74,6 +74,7 @@ def test_runtime_of_a_loaded_tagger(tagger_dir):
     assert tagger.model.embedding.runner.dtype == "fp32"
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_auto_load_runs_the_probe_once_and_agrees(no_env, tagger_dir):
     """Real ``auto`` on this machine: the encoder's dtype is the runtime's; the probe is cached."""
     tagger = load_tagger(tagger_dir, device="cpu")
