@@ -18,7 +18,6 @@ exchange, so a reader or a killed writer sees the old index or the new, never a 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import json
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit.errors import ModelLoadError, UsageError
-from bertkit.io.atomic import output_error, temp_sibling
+from bertkit.io.atomic import exchange_paths, output_error, temp_sibling
 from bertkit.modeldir import MANIFEST_FILE, finish_writing, read_model_dir, start_writing
 from bertkit.retrieval.config import IndexConfig
 from bertkit.retrieval.precision import Quantizer
@@ -91,24 +90,13 @@ def generation(path: str | os.PathLike) -> str | None:
         return None
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
-
-
 def _swap_in(tmp: Path, target: Path) -> None:
     """Put the complete directory ``tmp`` at ``target``; the old one is removed after."""
     if not target.exists():
         os.rename(tmp, target)
         return
     check_target(target)
-    if _exchange(tmp, target):
+    if exchange_paths(tmp, target):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old index
         return
     old = temp_sibling(target, ".old")  # no atomic exchange: two renames, the old kept until the new is in
