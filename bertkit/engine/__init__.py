@@ -6,7 +6,7 @@ cache) does not pull in torch or onnxruntime.
 
 from __future__ import annotations
 
-import importlib
+from bertkit.io.lazy import lazy_exports
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -30,14 +30,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    """Import a public name on first use (PEP 562), then keep it as a plain attribute."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -5,7 +5,7 @@ Names load on first use, so the CLI's argument checks (readers, atomic outputs) 
 
 from __future__ import annotations
 
-import importlib
+from bertkit.io.lazy import lazy_exports
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -24,14 +24,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    """Import a public name on first use (PEP 562), then keep it as a plain attribute."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
