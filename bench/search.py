@@ -4,6 +4,8 @@
     python bench/search.py --step squad       # SQuAD-open: dev-v1.1 + train-v1.1 questions against all their paragraphs
     python bench/search.py --step precision   # int8 / binary / --dim against fp32 (--data squad | scifact)
     python bench/search.py --step speed       # exact vs usearch: latency at 100k, recall@10 + QPS at 1M random unit vectors
+    python bench/search.py --step ann-real    # usearch vs exact on the SciFact index's real vectors and test queries
+    python bench/search.py --step build-rate  # Index.build vs Embedder.embed (bertkit embed) on the same SQuAD paragraphs
     python bench/search.py --step report      # write the BENCHMARKS.md section from the saved results
 
 Indexes, vectors and results are kept under /work/runs/search (``--runs``), not in the repository.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -37,7 +40,9 @@ def _save(runs: Path, name: str, result: dict) -> None:
     path = runs / "results.json"
     data = json.loads(path.read_text()) if path.exists() else {}
     data[name] = result
-    path.write_text(json.dumps(data, indent=1))
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
     print(json.dumps({name: result}, indent=1))
 
 
@@ -136,28 +141,11 @@ def _agreement(index: Index, ids: list[str], st_docs: np.ndarray, query_texts: l
             "passages_per_document": round(len(table) / table.documents(), 3)}
 
 
-def _build_rate(index: Index, texts: list[str], ids: list[str], n: int = 1000) -> dict:
-    """Index.build on n documents vs Embedder.embed on the same passage texts (same embedder)."""
-    embedder = index.embedder
-    sub, sub_ids = texts[:n], ids[:n]
-    start = time.perf_counter()
-    built = Index.build(sub, sub_ids, embedder=embedder)
-    t_build = time.perf_counter() - start
-    passages = list(built._table.texts)
-    start = time.perf_counter()
-    embedder.embed(passages)
-    t_embed = time.perf_counter() - start
-    return {"documents": n, "passages": len(passages), "index_build_s": round(t_build, 2), "embed_s": round(t_embed, 2),
-            "index_passages_per_s": round(len(passages) / t_build, 1), "embed_texts_per_s": round(len(passages) / t_embed, 1)}
-
-
 def step_scifact(runs: Path, st_sample: int = 0) -> None:
     root = DATA / "scifact"
     corpus = read_corpus(str(root / "corpus.jsonl"))
     queries, qrels = read_queries(root / "queries.jsonl"), read_qrels(root / "qrels" / "test.tsv")
     result = _quality(runs, "scifact", corpus.texts, corpus.ids, corpus.metadata, queries, qrels, st_sample=st_sample)
-    index, _ = _index(runs, "scifact", corpus.texts, corpus.ids, corpus.metadata)
-    result["build_rate"] = _build_rate(index, corpus.texts, corpus.ids, n=300)
     _save(runs, "scifact", result)
 
 
@@ -265,34 +253,207 @@ def _latency(index: Index, queries: np.ndarray, k: int = 10) -> dict:
 
 
 def _recall(a: list, b: list) -> float:
-    return float(np.mean([len({h.doc_id for h in x} & {h.doc_id for h in y}) / len(y) for x, y in zip(a, b)]))
+    """Share of the exact top-k passages the approximate search found. # by passage: a document may have several"""
+    return float(np.mean([len({h.passage_id for h in x} & {h.passage_id for h in y}) / len(y) for x, y in zip(a, b)]))
 
 
-def step_speed(runs: Path, million: int) -> None:
+def _source_found(found: list, sources: np.ndarray) -> float:
+    """Share of queries whose source vector (the one each is a noisy copy of) is in its top 10."""
+    return float(np.mean([str(s) in {h.doc_id for h in hits} for hits, s in zip(found, sources)]))
+
+
+def _stored_bytes(x: np.ndarray) -> dict:
+    """Bytes per vector each precision stores, measured on the arrays (vectors + binary's int8 copy)."""
+    from bertkit.retrieval.config import PRECISIONS
+    from bertkit.retrieval.precision import Quantizer
+
+    sample = x[:10_000]
+    out = {}
+    for precision in PRECISIONS:
+        stored, rescore = Quantizer.fit(precision, sample).encode(sample)
+        out[precision] = {"scanned": stored.nbytes // len(sample),
+                          "total": (stored.nbytes + (0 if rescore is None else rescore.nbytes)) // len(sample)}
+    return out
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def step_speed(runs: Path, sizes: list[int], graph_max: int, noise: float, efs: list[int]) -> None:
+    """Exact vs usearch on n random unit vectors; queries are noisy copies of indexed vectors.
+
+    x + noise * N(0, I), renormalised: with 0.05 the query keeps cosine ~0.71 with its source,
+    which is then its clear nearest neighbour; ranks 2-10 are random vectors nearly tied
+    (cosine ~0.23-0.25), so recall@10 vs exact is a hard test of the graph's tie-breaking.
+    """
     rng = np.random.default_rng(1)
-    dim = 384
-    result = {}
-    for n, n_queries in ((100_000, 200), (million, 200)):
+    dim, n_queries = 384, 200
+    result = {"queries": f"{n_queries} noisy copies of indexed vectors: x + {noise} * N(0, I), renormalised", "sizes": {}}
+    for n in sizes:
         exact, x, _ = _random_index(n, dim, "exact")
-        # Queries near indexed vectors (as real queries are near their passages): uniformly random
-        # queries in 384-d have no meaningful nearest neighbours, and every graph's recall collapses.
-        q = x[rng.choice(n, n_queries, replace=False)] + 0.05 * rng.standard_normal((n_queries, dim), dtype=np.float32)
+        sources = rng.choice(n, n_queries, replace=False)
+        q = x[sources] + noise * rng.standard_normal((n_queries, dim), dtype=np.float32)
         q /= np.linalg.norm(q, axis=1, keepdims=True)
+        row = {"load_start": _load(), "query_source_cosine": round(float((q * x[sources]).sum(1).mean()), 3)}
+        if n == sizes[0]:
+            result["bytes_per_vector"] = _stored_bytes(x)
         start = time.perf_counter()
         truth = exact.search_vectors(q, 10)
-        exact_batch = n_queries / (time.perf_counter() - start)
-        row = {"exact": {**_latency(exact, q[:50]), "qps_batched": round(exact_batch, 1)}}
+        row["exact"] = {**_latency(exact, q[:50]), "qps_batched": round(n_queries / (time.perf_counter() - start), 1),
+                        "recall@10": 1.0, "source@10": round(_source_found(truth, sources), 4)}
+        result["sizes"][f"{n} x {dim}"] = row
+        del exact
+        if n > graph_max:
+            row["usearch"] = f"not built (over --graph-max {graph_max})"
+            _save(runs, "speed", result)
+            continue
+        _save(runs, "speed", result)
         approx, _, build_s = _random_index(n, dim, "usearch")
+        graph = approx._ann._graph
         row["usearch_build_s"] = round(build_s, 1)
-        for ef in (64, 128, 256, 512):
+        row["usearch_graph"] = {"connectivity": graph.connectivity, "expansion_add": graph.expansion_add,
+                                "bytes_per_vector_saved": round(len(graph.save()) / n, 1)}  # vectors + links
+        for ef in efs:
             approx._ann.expansion_search(ef)
             start = time.perf_counter()
             found = approx.search_vectors(q, 10)
             batched = n_queries / (time.perf_counter() - start)
-            row[f"usearch ef={ef}"] = {**_latency(approx, q[:100]), "qps_batched": round(batched, 1), "recall@10": round(_recall(found, truth), 4)}
-        result[f"{n} x {dim}"] = row
-        del exact, approx, x
+            row[f"usearch ef={ef}"] = {**_latency(approx, q[:100]), "qps_batched": round(batched, 1),
+                                       "recall@10": round(_recall(found, truth), 4), "source@10": round(_source_found(found, sources), 4)}
+        row["load_end"] = _load()
+        del approx, x
         _save(runs, "speed", result)
+
+
+def step_ann_real(runs: Path, efs: list[int]) -> None:
+    """usearch vs exact on real vectors: the SciFact index (9,631 passages) and its 300 test queries."""
+    index = Index.load(runs / "scifact-index", search_backend="exact")
+    queries = np.load(runs / "scifact-queries-300-st.npy")  # sentence-transformers' query vectors (= bertkit's within 1e-7)
+    start = time.perf_counter()
+    truth = index.search_vectors(queries, 10)
+    row = {"passages": len(index), "load_start": _load(), "exact": {**_latency(index, queries[:100]), "recall@10": 1.0,
+           "qps_batched": round(len(queries) / (time.perf_counter() - start), 1)}}
+    approx = Index.load(runs / "scifact-index", search_backend="usearch", embedder=index.embedder)
+    start = time.perf_counter()
+    approx._ensure_graph(approx._table)
+    row["usearch_build_s"] = round(time.perf_counter() - start, 1)
+    for ef in efs:
+        approx._ann.expansion_search(ef)
+        start = time.perf_counter()
+        found = approx.search_vectors(queries, 10)
+        row[f"usearch ef={ef}"] = {**_latency(approx, queries[:100]), "recall@10": round(_recall(found, truth), 4),
+                                   "qps_batched": round(len(queries) / (time.perf_counter() - start), 1)}
+    row["load_end"] = _load()
+    _save(runs, "ann_real", row)
+
+
+def step_build_rate(runs: Path, n: int) -> None:
+    """Index.build vs Embedder.embed (what `bertkit embed` runs) on the same n SQuAD paragraphs, one embedder."""
+    from bertkit.embeddings.embedder import Embedder
+
+    data = json.loads((DATA / "squad" / "train-full-v1.1.json").read_text())
+    texts = [p["context"] for a in data["data"] for p in a["paragraphs"]][:n]
+    embedder = Embedder()
+    embedder.embed(texts[:16])  # warm-up
+    load = _load()
+    start = time.perf_counter()
+    built = Index.build(texts, embedder=embedder)
+    t_build = time.perf_counter() - start
+    load_mid = _load()
+    start = time.perf_counter()
+    embedder.embed(texts)
+    t_embed = time.perf_counter() - start
+    _save(runs, "build_rate", {
+        "documents": n, "passages": len(built), "index_build_s": round(t_build, 1), "embed_s": round(t_embed, 1),
+        "index_docs_per_s": round(n / t_build, 2), "index_passages_per_s": round(len(built) / t_build, 2),
+        "embed_texts_per_s": round(n / t_embed, 2), "ratio_docs": round(t_embed / t_build, 3),
+        "load_start": load, "load_mid": load_mid, "load_end": _load()})
+
+
+def _report_quality(data: dict) -> list[str]:
+    lines = []
+    for name, title in (("scifact", "BEIR SciFact, {q} test queries, 5,183 abstracts"),
+                        ("squad", "SQuAD-open: {q} questions (spread over the 7,073 of dev-v1.1 + train-v1.1) against all 1,354 of their paragraphs")):
+        if name not in data:
+            continue
+        r = data[name]
+        title = title.format(q=f"{r['queries']:,}")
+        sample = "sentence-transformers semantic_search" not in r and name == "squad"
+        lines += [f"### {title}", "", "`python bench/search.py --step " + name + (" --max-queries 1000 --st-sample 300" if sample else "") + "`", "",
+                  "| ranking | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+        for system in ("bertkit dense", "sentence-transformers semantic_search", "BM25 (bm25s)", "hybrid (RRF k=60)"):
+            if system in r:
+                lines.append(f"| {system} | " + " | ".join(f"{r[system][m]:.4f}" for m in METRICS) + " |")
+        if name == "scifact":
+            lines += ["| published all-MiniLM-L6-v2 (MTEB; sentence-transformers, truncated at 256 tokens) | 0.6451 | | | | | |", "",
+                      "Reranked rows (`--rerank default`): not run here; the shipped reranker is being retrained."]
+        a, b = r["agreement"], r["build"]
+        lines += ["", f"Vectors: cosine of bertkit's to sentence-transformers' (`SentenceTransformer.encode`, same model) {a['doc_cosine_mean']:.7f} mean, {a['doc_cosine_min']:.7f} worst over "
+                  f"the {a['documents_compared']} documents that are one passage; queries {a['query_cosine_mean']:.7f} mean, {a['query_cosine_min']:.7f} worst "
+                  f"({a['passages_per_document']} passages per document; sentence-transformers truncates at 256 tokens instead).",
+                  f"Index build: {b['documents']} documents, {b['passages']} passages in {b['seconds']} s ({b['passages_per_s']} passages/s).", ""]
+    return lines
+
+
+def _report_build_rate(data: dict) -> list[str]:
+    if "build_rate" not in data:
+        return []
+    r = data["build_rate"]
+    return [f"### Index build rate vs `bertkit embed` (the first {r['documents']:,} paragraphs of SQuAD train-full-v1.1)", "",
+            f"`python bench/search.py --step build-rate --paragraphs {r['documents']}` (one Embedder, the packaged MiniLM; "
+            f"load average {r['load_start']} at the start, {r.get('load_mid', '-')} between the two, {r['load_end']} at the end)", "",
+            "| | seconds | documents/s | passages (texts)/s |", "|---|---|---|---|",
+            f"| `Index.build` (split, embed, quantise, table) | {r['index_build_s']} | {r['index_docs_per_s']} | {r['index_passages_per_s']} ({r['passages']} passages) |",
+            f"| `Embedder.embed` (what `bertkit embed` runs; truncates at 256 tokens) | {r['embed_s']} | {r['embed_texts_per_s']} | {r['embed_texts_per_s']} |",
+            "", f"Index build rate / embed rate (documents): {r['ratio_docs']}.", ""]
+
+
+def _report_precision(data: dict) -> list[str]:
+    if "precision" not in data:
+        return []
+    which = {"squad": "SQuAD-open", "scifact": "SciFact test"}[data["precision"]["data"]]
+    lines = [f"### Precision and dimension ({which}: the fp32 index's vectors stored another way)", "",
+             f"`python bench/search.py --step precision --data {data['precision']['data']} --max-queries 1000`", "",
+             "| stored | bytes/vector scanned | bytes/vector total | recall@10 vs fp32 (passages) | nDCG@10 | recall@100 | ms/query (exact) |", "|---|---|---|---|---|---|---|"]
+    for name, r in data["precision"]["rows"].items():
+        lines.append(f"| {name} | {r['search']} | {r['total']} | {r['recall@10_vs_fp32']:.4f} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['ms_per_query']} |")
+    return lines + ["", "int8 and binary candidates (top_k x 4) are rescored with the fp32 query against the int8 vectors; binary keeps an int8 copy for that (the total column).", ""]
+
+
+def _report_speed(data: dict) -> list[str]:
+    if "speed" not in data or "sizes" not in data["speed"]:
+        return []
+    sp = data["speed"]
+    lines = ["### Exact vs approximate (random unit vectors, 384-d, top 10)", "",
+             "`python bench/search.py --step speed --sizes 100000,1000000 --graph-max 100000`. "
+             f"Queries: {sp['queries']} (cosine to the source ~0.71: the source is the clear nearest neighbour, ranks 2-10 are "
+             "nearly tied random vectors, so recall@10 vs exact tests the graph's tie-breaking; source@10: the source is in the top 10).", "",
+             "| vectors | search | p50 ms | p99 ms | queries/s one at a time | queries/s in a batch of 200 | recall@10 vs exact | source@10 |", "|---|---|---|---|---|---|---|---|"]
+    for size, row in sp["sizes"].items():
+        for name, r in row.items():
+            if isinstance(r, dict) and "p50_ms" in r:
+                lines.append(f"| {size} | {name} | {r['p50_ms']} | {r['p99_ms']} | {r['qps_one_at_a_time']} | {r['qps_batched']} | {r['recall@10']} | {r['source@10']} |")
+        if "usearch_build_s" in row:
+            g = row["usearch_graph"]
+            lines.append(f"| {size} | usearch graph (connectivity {g['connectivity']}, expansion_add {g['expansion_add']}): built in {row['usearch_build_s']} s, "
+                         f"{g['bytes_per_vector_saved']} bytes/vector saved | | | | | | |")
+        else:
+            lines.append(f"| {size} | usearch: {row.get('usearch', 'graph not built (over --graph-max)')} | | | | | | |")
+        lines.append(f"| {size} | load average {row['load_start']} at the start" + (f", {row['load_end']} at the end" if "load_end" in row else "") + " | | | | | | |")
+    if "ann_real" in data:
+        r = data["ann_real"]
+        lines += ["", f"Real vectors (`python bench/search.py --step ann-real`: the SciFact index, {r['passages']:,} passages, its 300 test queries; "
+                  f"load average {r['load_start']}-{r['load_end']}; graph built in {r['usearch_build_s']} s):", "",
+                  "| search | p50 ms | p99 ms | queries/s one at a time | queries/s in a batch of 300 | recall@10 vs exact |", "|---|---|---|---|---|---|"]
+        for name, v in r.items():
+            if isinstance(v, dict):
+                lines.append(f"| {name} | {v['p50_ms']} | {v['p99_ms']} | {v['qps_one_at_a_time']} | {v['qps_batched']} | {v['recall@10']} |")
+    bpv = sp.get("bytes_per_vector", {})
+    if bpv:
+        lines += ["", "Stored bytes per 384-d vector (measured on the arrays): " + "; ".join(
+            f"{p} {v['scanned']}" + (f" scanned, {v['total']} with the int8 rescoring copy" if v["total"] != v["scanned"] else "") for p, v in bpv.items()) + "."]
+    return lines + [""]
 
 
 def step_report(runs: Path) -> None:
@@ -300,59 +461,22 @@ def step_report(runs: Path) -> None:
     lines = ["## Search (bench/search.py)", "", f"Machine: {machine()}; a CPU shared with other jobs while these ran, so times are upper bounds.",
              "Model: the packaged all-MiniLM-L6-v2 (bertkit's default runtime), documents split into passages of at most 254 tokens "
              "(32 overlapping), a document ranked by its best passage; metrics as trec_eval defines them (checked against pytrec_eval).", ""]
-    for name, title in (("scifact", "BEIR SciFact, {q} test queries, 5,183 abstracts"),
-                        ("squad", "SQuAD-open: {q} questions (spread over the 7,073 of dev-v1.1 + train-v1.1) against all 1,354 of their paragraphs")):
-        if name not in data:
-            continue
-        r = data[name]
-        title = title.format(q=f"{r['queries']:,}")
-        lines += [f"### {title}", "", "`python bench/search.py --step " + name + (" --max-queries 1000 --st-sample 300" if "sentence-transformers semantic_search" not in r else "") + "`", "",
-                  "| ranking | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
-        for system in ("bertkit dense", "sentence-transformers semantic_search", "BM25 (bm25s)", "hybrid (RRF k=60)"):
-            if system not in r:
-                continue
-            lines.append(f"| {system} | " + " | ".join(f"{r[system][m]:.4f}" for m in METRICS) + " |")
-        a, b = r["agreement"], r["build"]
-        lines += ["", f"Vectors: cosine of bertkit's to sentence-transformers' (`SentenceTransformer.encode`, same model) {a['doc_cosine_mean']:.7f} mean, {a['doc_cosine_min']:.7f} worst over "
-                  f"the {a['documents_compared']} documents that are one passage; queries {a['query_cosine_mean']:.7f} mean, {a['query_cosine_min']:.7f} worst "
-                  f"({a['passages_per_document']} passages per document; sentence-transformers truncates at 256 tokens instead).",
-                  f"Index build: {b['documents']} documents, {b['passages']} passages in {b['seconds']} s ({b['passages_per_s']} passages/s)."]
-        if "build_rate" in r:
-            br = r["build_rate"]
-            lines.append(f"Build rate vs `bertkit embed` on the same {br['passages']} passages (first {br['documents']} documents): "
-                         f"index build {br['index_passages_per_s']} passages/s, embedding alone {br['embed_texts_per_s']} texts/s.")
-        lines.append("")
-    if "precision" in data:
-        which = {"squad": "SQuAD-open", "scifact": "SciFact test"}[data["precision"]["data"]]
-        lines += [f"### Precision and dimension ({which}: the fp32 index's vectors stored another way)", "",
-                  f"`python bench/search.py --step precision --data {data['precision']['data']} --max-queries 1000`", "",
-                  "| stored | bytes/vector scanned | bytes/vector total | recall@10 vs fp32 (passages) | nDCG@10 | recall@100 | ms/query (exact) |", "|---|---|---|---|---|---|---|"]
-        for name, r in data["precision"]["rows"].items():
-            lines.append(f"| {name} | {r['search']} | {r['total']} | {r['recall@10_vs_fp32']:.4f} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {r['ms_per_query']} |")
-        lines += ["", "int8 and binary candidates (top_k x 4) are rescored with the fp32 query against the int8 vectors; binary keeps an int8 copy for that (the total column).", ""]
-    if "speed" in data:
-        lines += ["### Exact vs approximate (random unit vectors, 384-d, top 10)", "", "`python bench/search.py --step speed` (an earlier version: "
-                  "uniformly random queries, the worst case, where nearest neighbours barely differ from the rest and HNSW recall collapses; "
-                  "the script now asks noisy copies of indexed vectors; the 1M run did not fit in the session: the 100k graph alone took "
-                  "38 minutes to build on the shared CPU)", "",
-                  "| vectors | search | p50 ms | p99 ms | queries/s one at a time | queries/s in a batch of 200 | recall@10 vs exact |", "|---|---|---|---|---|---|---|"]
-        for size, row in data["speed"].items():
-            for name, r in row.items():
-                if isinstance(r, dict):
-                    lines.append(f"| {size} | {name} | {r['p50_ms']} | {r['p99_ms']} | {r['qps_one_at_a_time']} | {r['qps_batched']} | {r.get('recall@10', 1.0)} |")
-            lines.append(f"| {size} | usearch graph build: {row['usearch_build_s']} s | | | | | |")
-        lines.append("")
+    lines += _report_quality(data) + _report_build_rate(data) + _report_precision(data) + _report_speed(data)
     write_section("search", "\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--step", required=True, choices=["scifact", "squad", "precision", "speed", "report"])
+    parser.add_argument("--step", required=True, choices=["scifact", "squad", "precision", "speed", "build-rate", "ann-real", "report"])
     parser.add_argument("--runs", type=Path, default=Path("/work/runs/search"))
     parser.add_argument("--st-sample", type=int, default=0, help="sentence-transformers embeds only this many documents, for the agreement (0: all, and its own ranking)")
     parser.add_argument("--max-queries", type=int, default=0, help="squad, precision: evaluate on this many questions spread over all (0: all)")
     parser.add_argument("--data", default="squad", choices=["squad", "scifact"], help="precision: the data set whose index is re-stored")
-    parser.add_argument("--million", type=int, default=1_000_000, help="vectors of the large speed test")
+    parser.add_argument("--sizes", default="100000,1000000", help="speed: numbers of random vectors, comma-separated")
+    parser.add_argument("--graph-max", type=int, default=1_000_000, help="speed: build the usearch graph only up to this many vectors")
+    parser.add_argument("--noise", type=float, default=0.05, help="speed: per-dimension noise of the query copies")
+    parser.add_argument("--ef", default="64,128,256,512", help="speed: usearch expansion_search values")
+    parser.add_argument("--paragraphs", type=int, default=2000, help="build-rate: SQuAD paragraphs (train-full-v1.1)")
     args = parser.parse_args()
     args.runs.mkdir(parents=True, exist_ok=True)
     if args.step == "squad":
@@ -362,7 +486,11 @@ def main() -> None:
     elif args.step == "precision":
         step_precision(args.runs, args.data, args.max_queries)
     elif args.step == "speed":
-        step_speed(args.runs, args.million)
+        step_speed(args.runs, [int(v) for v in args.sizes.split(",")], args.graph_max, args.noise, [int(v) for v in args.ef.split(",")])
+    elif args.step == "ann-real":
+        step_ann_real(args.runs, [int(v) for v in args.ef.split(",")])
+    elif args.step == "build-rate":
+        step_build_rate(args.runs, args.paragraphs)
     else:
         step_report(args.runs)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,6 +25,7 @@ import torch
 from bertkit.classification.config import ClassifierConfig
 from bertkit.classification.engine import group_probabilities, head_probabilities
 from bertkit.classification.explain import occlusion_weights
+from bertkit.classification.prediction import MULTI_LABEL_THRESHOLD, Explanation, Prediction, make_prediction  # noqa: F401 (re-exported)
 from bertkit.classification.modeldir import load_encoder, load_head, load_hf_classifier, read_members, read_verified
 from bertkit.classification.model import PoolingHead, tokenize
 from bertkit.encoder.encoder import Encoder
@@ -33,35 +33,9 @@ from bertkit.engine.backends import check_backend
 from bertkit.engine.loader import load_on_runtime, resolve_source
 from bertkit.engine.predictor import EvalReport
 from bertkit.engine.runtime import Runtime
-from bertkit.errors import ParameterError
+from bertkit.errors import BertkitError, ParameterError
 
 __all__ = ["Classifier", "Prediction", "Explanation", "load_classifier"]
-
-
-MULTI_LABEL_THRESHOLD = 0.5  # a multi-label model predicts every label whose sigmoid is over this
-
-
-@dataclass
-class Prediction:
-    label: str  # the most probable label
-    probabilities: dict[str, float]  # every label, in label-map order (multi-label: each label's own sigmoid)
-    top: list[tuple[str, float]]  # the top-k labels, best first
-    labels: list[str] = field(default_factory=list)  # predicted labels: [label], or for multi-label every one over 0.5
-
-    def to_dict(self) -> dict:
-        return {"label": self.label, "labels": list(self.labels), "probabilities": dict(self.probabilities),
-                "top": [[name, p] for name, p in self.top]}
-
-
-@dataclass
-class Explanation:
-    tokens: list[str]
-    weights: list[float]  # attention: pooling weight per token (sums to 1); occlusion: drop of the label's log-odds without it
-    prediction: Prediction
-    method: str = "attention"  # attention | occlusion (see bertkit.classification.explain)
-
-    def to_dict(self) -> dict:
-        return {"tokens": list(self.tokens), "weights": list(self.weights), "prediction": self.prediction.to_dict(), "method": self.method}
 
 
 class Classifier:
@@ -86,8 +60,10 @@ class Classifier:
         backend: str = "torch",
         dtype: str = "fp32",
         runtime: Runtime | None = None,
+        warm: tuple | None = None,
     ) -> None:
         check_backend(backend, dtype)
+        self._warm = warm  # (request, asked) a warm start of the same load looks up (bertkit.classification.warm)
         device = str(groups[0][0].device) if groups else "cpu"
         self.runtime = runtime or Runtime(backend, dtype, device, "asked")
         self.path = path
@@ -124,7 +100,20 @@ class Classifier:
                     self._exports[g] = build_group_export(
                         encoder, heads, dtype=self.dtype, name=str(self.path), pairs=self.config.pairs, labels=self.labels
                     )
+                    self._record_warm_start(self._exports[g])
         return self._exports[g]
+
+    def _record_warm_start(self, export) -> None:
+        """After the ONNX export is built: the warm entry a later load of the same request runs
+        without torch (:mod:`bertkit.classification.warm`)."""
+        if self._warm is None:
+            return
+        from bertkit.classification.warm import record_classifier
+
+        try:
+            record_classifier(*self._warm, self, export)
+        except (OSError, ValueError, BertkitError):  # only an optimisation: the next load runs this full path again
+            pass
 
     def _group_runner(self, g: int):
         """batch -> every head's probabilities of group ``g``. # -> (B, M, C)"""
@@ -197,15 +186,7 @@ class Classifier:
         return EvalReport(report, {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]})
 
     def _prediction(self, p: np.ndarray, top_k: int) -> Prediction:
-        order = np.argsort(-p, kind="stable")[: min(top_k, len(self.labels))]
-        best = self.labels[int(order[0])]
-        chosen = [label for label, v in zip(self.labels, p) if v > MULTI_LABEL_THRESHOLD] if self.multi_label else [best]
-        return Prediction(
-            best,
-            {label: float(v) for label, v in zip(self.labels, p)},
-            [(self.labels[int(i)], float(p[i])) for i in order],
-            chosen,
-        )
+        return make_prediction(p, self.labels, top_k, self.multi_label)
 
     def explain(self, text: str, pair: str | None = None) -> Explanation:
         """A weight per token, with the prediction: the (first) attention-pooling head's weights,
@@ -280,7 +261,10 @@ def load_classifier(
     runtime, (config, groups, names) = load_on_runtime(
         source, backend, dtype, device, build, lambda built: [encoder for encoder, _ in built[1]]
     )
-    return Classifier(directory, config, groups, names, backend=runtime.backend, dtype=runtime.dtype, runtime=runtime)
+    from bertkit.classification.warm import classifier_request
+
+    warm = (classifier_request(path if path is not None else model), (backend, dtype, device))
+    return Classifier(directory, config, groups, names, backend=runtime.backend, dtype=runtime.dtype, runtime=runtime, warm=warm)
 
 
 def _load_groups(path: Path, config: ClassifierConfig, device: str, torch_dtype: str):

@@ -262,17 +262,26 @@ def predict_command(
     for file in plot_files:
         check_output(file, "--plot")
         check_not_input(file, "--plot", input)
-    from bertkit.classification.classifier import load_classifier
     from bertkit.io.predictions import write_predictions
 
-    classifier = load_classifier(model, device=device, dtype=dtype, backend=backend)
+    classifier = None
+    if not explain and pairs is None:  # a warm ONNX cache: the same predictions without torch (bertkit.classification.warm)
+        from bertkit.classification.warm import warm_classifier
+
+        classifier = warm_classifier(model, backend=backend, dtype=dtype, device=device)
+    if classifier is None:
+        from bertkit.classification.classifier import load_classifier
+
+        classifier = load_classifier(model, device=device, dtype=dtype, backend=backend)
     if explain:
         with flags_for(**PREDICT_FLAGS):
             _explain(classifier, texts, pairs, plot_files, as_json)
         return
     with flags_for(**PREDICT_FLAGS), job_progress(None, "classifying") as job:
         predictions = classifier.predict(texts, pairs, top_k=top_k, batch_size=batch_size, progress=job)
-    rows = [{"text": t, "label": p.label, "top": [{"label": lab, "probability": round(v, 6)} for lab, v in p.top]} for t, p in zip(texts, predictions)]
+    multi = bool(getattr(classifier, "multi_label", False))  # every label over 0.5 is predicted: say which ("labels")
+    rows = [{"text": t, "label": p.label, **({"labels": list(p.labels)} if multi else {}),
+             "top": [{"label": lab, "probability": round(v, 6)} for lab, v in p.top]} for t, p in zip(texts, predictions)]
     if output is not None:
         write_predictions(output, rows)
         err_console.print(f"wrote {len(rows)} predictions to {escape(str(output))}; {runtime_note(classifier.runtime)}")
@@ -286,7 +295,7 @@ def predict_command(
     table.add_column("label")
     table.add_column("probability" if top_k == 1 else f"top {top_k}", justify="right")
     for row in rows:
-        table.add_row(escape(row["text"]), escape(row["label"]), escape(", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"])))
+        table.add_row(escape(row["text"]), escape(", ".join(row["labels"]) if multi else row["label"]), escape(", ".join(f"{t['label']} {t['probability']:.3f}" for t in row["top"])))
     out_console.print(table)
 
 

@@ -94,12 +94,13 @@ def embed_command(
 
 
 def _embed(source: str, shown: str, output: Path, tokens: bool, text_column: str, check: bool, long: str, options: dict) -> None:
-    from bertkit.embeddings.embedder import Embedder
     from bertkit.io.stream import EmbeddingStreamWriter
-    from bertkit.io.writers import write_word_vectors
 
     model = options.pop("model")
     if tokens:
+        from bertkit.embeddings.embedder import Embedder
+        from bertkit.io.writers import write_word_vectors
+
         texts = read_texts(source, text_column)
         with job_progress(len(texts), "embedding words") as job:
             embedder = Embedder(model, **{**options, "progress": job})
@@ -111,7 +112,11 @@ def _embed(source: str, shown: str, output: Path, tokens: bool, text_column: str
         if count == 0:
             raise InputError(f"{shown if shown != '-' else 'stdin'}: no texts found (empty input)")
         job = job_progress(count, "embedding")  # one bar (or a line a minute) for every chunk together
-        embedder = Embedder(model, **{**options, "progress": job})
+        embedder = None if check else _warm_embedder(model, options, job)  # a warm ONNX cache: no torch at all
+        if embedder is None:
+            from bertkit.embeddings.embedder import Embedder
+
+            embedder = Embedder(model, **{**options, "progress": job})
         if check:
             _check(embedder, list(itertools.islice(iter_texts(source, text_column), CHECK_SAMPLE)))
         with job, EmbeddingStreamWriter(output, embedder.dim, count) as writer:
@@ -124,9 +129,17 @@ def _embed(source: str, shown: str, output: Path, tokens: bool, text_column: str
     )
     if stats.truncated and long == "truncate":
         err_console.print(
-            f"note: {stats.truncated} text(s) longer than {embedder.encoder.max_length} tokens were cut; "
+            f"note: {stats.truncated} text(s) longer than {embedder.max_length} tokens were cut; "
             "use --long window to embed them whole"
         )
+
+
+def _warm_embedder(model, options: dict, job):
+    """The Embedder's vectors from a verified warm ONNX cache (``bertkit.embeddings.warm``), or None."""
+    from bertkit.embeddings.warm import warm_embedder
+
+    keys = ("pooling", "layers", "normalize", "max_length", "long", "backend", "dtype", "device", "batch_size", "max_batch_tokens")
+    return warm_embedder(model, **{k: options[k] for k in keys}, progress=job)
 
 
 def _check(embedder: Embedder, sample: list[str]) -> None:

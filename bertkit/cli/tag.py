@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bertkit.cli.options import DeviceOpt, JsonOpt, MaxLengthOpt, ThreadsOpt, err_console, finite, flags_for, out_console, runtime_note, show_progress
+from bertkit.cli.options import DeviceOpt, JsonOpt, MaxLengthOpt, ThreadsOpt, err_console, finite, flags_for, job_progress, out_console, runtime_note, show_progress
 from bertkit.cli.signals import resume_hint
 from bertkit.cli.train_options import (
     BatchSizeTrainOpt, CheckpointEveryOpt, EpochsOpt, FreezeEpochsOpt, LayerLrDecayOpt, LrOpt, MaxGradNormOpt, MaxTrainOpt,
@@ -121,7 +121,8 @@ def evaluate_command(
 
     gold = read_conll(data)
     tagger = load_tagger(model, backend=backend, dtype=dtype, device=device)
-    report = tagger.evaluate(gold, batch_size=batch_size)
+    with job_progress(len(gold), "tagging", unit="sentence") as job:
+        report = tagger.evaluate(gold, batch_size=batch_size, progress=job)
     if as_json:
         print(json.dumps(report))
         return
@@ -159,7 +160,8 @@ def predict_command(
     if input:
         texts = _read_lines(input, sys.stdin)
     tagger = load_tagger(model, backend=backend, dtype=dtype, device=device)
-    entities = tagger.predict(texts, batch_size=batch_size)
+    with job_progress(len(texts), "tagging") as job:
+        entities = tagger.predict(texts, batch_size=batch_size, progress=job)
     rows = [{"text": t, "entities": [e.to_dict() for e in ents]} for t, ents in zip(texts, entities)]
     if output is not None:
         atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -26,30 +26,12 @@ from bertkit.embeddings.windows import combine_windows, pool_pieces_to_words
 from bertkit.engine.backends import ONNX_ON_GPU
 from bertkit.engine.predictor import EvalReport
 from bertkit.embeddings.similarity import Embedding, check_scored_pairs, cosine_rows, spearman
-from bertkit.errors import ModelLoadError, ParameterError, UsageError, choice_error
+from bertkit.embeddings.warm import EmbedStats, record_embedder, warm_request  # torch-free: the warm start's half
+from bertkit.errors import BertkitError, ModelLoadError, ParameterError, UsageError, choice_error
 from bertkit.io.progress import progress_bar
 from bertkit.io.texts import check_texts
 
 __all__ = ["LONG_MODES", "EmbedStats", "WordVectors", "Embedder", "embed"]
-
-
-@dataclass
-class EmbedStats:
-    texts: int = 0
-    tokens: int = 0  # real tokens fed to the model, special tokens included
-    truncated: int = 0  # texts cut (truncate) or split into windows (window)
-    seconds: float = 0.0
-
-    @property
-    def texts_per_second(self) -> float:
-        return self.texts / self.seconds if self.seconds > 0 else 0.0
-
-    def summary(self, long_mode: str = "truncate") -> str:
-        cut = "cut to max length" if long_mode == "truncate" else "split into windows"
-        return (
-            f"{self.texts} texts, {self.tokens} tokens, {self.seconds:.2f} s, "
-            f"{self.texts_per_second:.1f} texts/s; {self.truncated} {cut}"
-        )
 
 
 @dataclass
@@ -99,6 +81,9 @@ class Embedder:
     ) -> None:
         st = _st_pipeline(model, encoder, strict=pooling is None and pooling_module is None)
         from_dir = pooling is None and pooling_module is None
+        warm = None if encoder is not None or pooling_module is not None else (  # only a plain load has a warm start
+            warm_request(model, pooling=pooling, layers=layers, normalize=normalize, max_length=max_length, layer_start=layer_start),
+            (backend, dtype, device))
         if pooling is None:
             pooling = pooling_module.spec if pooling_module is not None else st.pooling if st is not None else "mean"
         self.parts = split_pooling_spec(pooling)
@@ -146,6 +131,7 @@ class Embedder:
         self._backend = None
         self._backend_lock = threading.Lock()
         self._forced_onnx = backend == "onnx" or dtype == "int8"  # auto's ONNX still gives word vectors (torch)
+        self._warm = warm  # what a warm start of the same request looks up (bertkit.embeddings.warm)
 
     @classmethod
     def load(cls, model: str | os.PathLike | None = None, **options) -> "Embedder":
@@ -187,7 +173,19 @@ class Embedder:
                     self._backend = build_backend(
                         self.encoder, self.layers, self.pooling, backend=self.backend_name, dtype=self.dtype, from_files=self._owns_encoder
                     )
+                    self._record_warm_start()
         return self._backend
+
+    def _record_warm_start(self) -> None:
+        """After an ONNX backend is built from the model's files: the warm entry a later
+        start of the same request runs without torch (:mod:`bertkit.embeddings.warm`)."""
+        if self._warm is None or self.backend_name != "onnx" or not self._owns_encoder:
+            return
+        request, asked = self._warm
+        try:
+            record_embedder(request, asked, self, self._backend)
+        except (OSError, ValueError, BertkitError):  # only an optimisation: the next start runs this full path again
+            pass
 
     @property
     def max_length(self) -> int:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
-__all__ = ["length_sorted_batches", "pad_batch"]
+import numpy as np
+
+if TYPE_CHECKING:  # torch loads in pad_batch only: pad_arrays serves the torch-free ONNX fast path
+    import torch
+
+__all__ = ["length_sorted_batches", "pad_arrays", "pad_batch"]
 
 
 def length_sorted_batches(
@@ -50,15 +54,24 @@ def pad_batch(
 ) -> dict[str, torch.Tensor]:
     """Right-pad lists of ids to the batch's longest item, rounded up to ``multiple`` (at most
     ``cap``): fewer distinct shapes, so fewer kernels for oneDNN's bf16 to set up. # -> each (B, T) int64"""
+    import torch
+
+    return {key: torch.from_numpy(arr) for key, arr in pad_arrays(features, pad_token_id, keys, multiple, cap).items()}
+
+
+def pad_arrays(
+    features: Sequence[dict[str, Sequence[int]]], pad_token_id: int, keys: Sequence[str], multiple: int = 1, cap: int | None = None
+) -> dict[str, np.ndarray]:
+    """:func:`pad_batch` as numpy arrays (what ONNX Runtime is fed). # -> each (B, T) int64"""
     lengths = np.fromiter((len(f["input_ids"]) for f in features), dtype=np.int64, count=len(features))
     width = int(lengths.max())
     if multiple > 1:
         width = max(width, min(-(-width // multiple) * multiple, cap or width))
     filled = np.arange(width)[None, :] < lengths[:, None]  # (B, T): True on real tokens
-    out: dict[str, torch.Tensor] = {}
+    out: dict[str, np.ndarray] = {}
     for key in keys:
         fill = pad_token_id if key == "input_ids" else 0
         arr = np.full(filled.shape, fill, dtype=np.int64)
         arr[filled] = np.fromiter(itertools.chain.from_iterable(f[key] for f in features), dtype=np.int64, count=int(lengths.sum()))
-        out[key] = torch.from_numpy(arr)
+        out[key] = arr
     return out

@@ -296,6 +296,20 @@ class Encoder:
                     self._truncating = copy
         return self._truncating
 
+    def tokenizer_settings(self) -> dict | None:
+        """How :meth:`tokenize` reads single texts in truncate mode, enough to repeat it with the
+        ``tokenizers`` library alone (the warm fast path): the serialised truncating Rust
+        tokenizer, the input keys, max length, padding id and whether long texts are cut
+        by characters first. None for a slow tokenizer."""
+        backend = self._truncating_tokenizer()
+        if backend is None:
+            return None
+        return {
+            "tokenizer": backend.to_str(), "input_keys": list(self.input_keys), "max_length": int(self.max_length),
+            "pad_token_id": int(self.tokenizer.pad_token_id or 0),
+            "cut_prefixes": getattr(self.tokenizer, "truncation_side", "right") == "right",
+        }
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text (special tokens included) before any truncation."""
         texts = check_texts(texts)

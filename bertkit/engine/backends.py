@@ -14,13 +14,13 @@ onnx      fp32, int8        ONNX Runtime (graph optimisation ALL, one
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from bertkit.engine.graph import EncoderGraph
+from bertkit.engine.onnx_runner import ort_session  # torch-free: the warm fast path opens its sessions the same way
 from bertkit.errors import UsageError, choice_error
 
 __all__ = ["BACKENDS", "BACKEND_DTYPES", "ONNX_ON_GPU", "check_backend", "torch_settings", "TorchBackend", "OnnxBackend", "ort_session"]
@@ -75,23 +75,11 @@ class TorchBackend:
         return self.run_all(batch)[0]
 
 
-def ort_session(path: Path, threads: int | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    options.intra_op_num_threads = threads or cores
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 class OnnxBackend:
     name = "onnx"
 
     def __init__(self, path: Path, input_names: list[str], threads: int | None = None) -> None:
+        self.path = Path(path)  # the export's .onnx file (its directory is the export)
         self.session = ort_session(path, threads)
         graph_inputs = {i.name for i in self.session.get_inputs()}  # an input the model ignores is pruned by the export
         self.input_names = [n for n in input_names if n in graph_inputs]

@@ -10,14 +10,18 @@ Every predictor's ``load(source, backend, dtype, device)`` goes through here:
    ``bertkit``           ``bertkit.json`` (or a bertkit 0.1 config) + ``manifest.json``
    ``hf-task``           ``config.json`` whose ``architectures`` names a transformers
                          task class (``...ForSequenceClassification`` -> classifier,
-                         ``...ForQuestionAnswering`` -> qa, ``...ForTokenClassification``
-                         -> tagger)
-   ``sentence-transformers``  ``modules.json`` beside ``config.json``
+                         or reranker when it has one output; ``...ForQuestionAnswering``
+                         -> qa, ``...ForTokenClassification`` -> tagger). A
+                         sentence-transformers ``CrossEncoder`` directory is one too
+                         (``config_sentence_transformers.json`` says ``"model_type":
+                         "CrossEncoder"``; ``cross_encoder`` is then set): one label ->
+                         reranker, more (an NLI cross-encoder) -> classifier of pairs
+   ``sentence-transformers``  ``modules.json`` beside ``config.json`` (not a CrossEncoder)
    ``hf-encoder``        any other ``config.json`` directory (a bare encoder)
    ====================  ===========================================================
 
-   ``None`` is the task's default (the packaged encoder, the shipped sentiment or QA
-   model); a directory of another task is refused with one line saying what it is. What
+   ``None`` is the task's default (the packaged encoder, the shipped sentiment, QA or
+   reranker model); a directory of another task is refused with one line saying what it is. What
    is none of these (missing, empty, incomplete) goes to the task's bertkit reader, which
    says what is wrong in its own line.
 
@@ -43,6 +47,8 @@ __all__ = ["FORMATS", "TASKS", "ModelSource", "resolve_source", "load_on_runtime
 FORMATS = ("bertkit", "hf-task", "sentence-transformers", "hf-encoder")
 TASKS = ("embeddings", "classifier", "qa", "tagger", "reranker")
 _LEGACY = {"bertkit_classifier.json": "classifier", "qa_config.json": "qa"}
+_BERTKIT_TASKS = {"rerank": "reranker"}  # a bertkit.json "task" -> the loader's task name
+_CE_CONFIG = "config_sentence_transformers.json"  # CrossEncoder.save writes it ("model_type": "CrossEncoder")
 _HINTS = {
     "classifier": "train one with: bertkit classify train --base DIR",
     "qa": "train one with: bertkit qa train --model DIR",
@@ -63,6 +69,7 @@ class ModelSource:
     task: str  # the task the directory holds ("encoder" for a bare encoder)
     architecture: str | None = None  # hf-task: the transformers class (BertForQuestionAnswering, ...)
     default: bool = False  # the task's default model (source None)
+    cross_encoder: bool = False  # hf-task: saved by sentence-transformers' CrossEncoder
 
     @property
     def name(self) -> str:
@@ -77,6 +84,8 @@ def _default(task: str) -> Path:
         return default_model_dir("encoder")
     if task in ("classifier", "qa"):
         return default_model_dir(task)
+    if task == "reranker":
+        return default_model_dir("rerank")
     raise UsageError(f"no {_NAMES.get(task, task)} is shipped with bertkit; give --model DIR ({_HINTS.get(task, '')})")
 
 
@@ -96,7 +105,10 @@ def _bertkit_task(path: Path) -> str | None:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError, OSError):
         return "unknown"  # the task's reader reports the broken file with its own line
-    return str(data.get("task", "unknown")) if isinstance(data, dict) else "unknown"
+    if not isinstance(data, dict):
+        return "unknown"
+    task = str(data.get("task", "unknown"))
+    return _BERTKIT_TASKS.get(task, task)
 
 
 def resolve_source(source: str | os.PathLike | None, task: str) -> ModelSource:
@@ -118,14 +130,38 @@ def resolve_source(source: str | os.PathLike | None, task: str) -> ModelSource:
 
 def _hf_source(path: Path, default: bool) -> ModelSource:
     from bertkit.encoder.loading import read_config_json
+
+    cross_encoder = _is_cross_encoder(path)
+    if (path / "modules.json").is_file() and not cross_encoder:
+        return ModelSource(path, "sentence-transformers", "embeddings", None, default)
+    config = read_config_json(path)
+    found = _hf_task(config)
+    if found is not None:
+        return ModelSource(path, "hf-task", found[0], found[1], default, cross_encoder)
+    return ModelSource(path, "hf-encoder", "encoder", None, default)
+
+
+def _is_cross_encoder(path: Path) -> bool:
+    """Saved by sentence-transformers' ``CrossEncoder`` (v4+: its config says so)."""
+    import json
+
+    try:
+        data = json.loads((path / _CE_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("model_type") == "CrossEncoder"
+
+
+def _hf_task(config: dict) -> tuple[str, str] | None:
+    """(task, class): a sequence classifier with one output is a reranker (a cross-encoder's score)."""
     from bertkit.encoder.taskheads import hf_task_of
 
-    if (path / "modules.json").is_file():
-        return ModelSource(path, "sentence-transformers", "embeddings", None, default)
-    found = hf_task_of(read_config_json(path))
-    if found is not None:
-        return ModelSource(path, "hf-task", found[0], found[1], default)
-    return ModelSource(path, "hf-encoder", "encoder", None, default)
+    found = hf_task_of(config)
+    if found is None or found[0] != "classifier":
+        return found
+    labels = config.get("id2label")
+    count = len(labels) if isinstance(labels, dict) and labels else config.get("num_labels", 2)
+    return ("reranker", found[1]) if count == 1 else found
 
 
 def _check_task(src: ModelSource, task: str) -> None:
@@ -133,8 +169,12 @@ def _check_task(src: ModelSource, task: str) -> None:
         return
     if task == "embeddings" and src.format != "bertkit":
         return  # any Hugging Face directory has an encoder to embed with
-    if src.format == "bertkit" and src.task == "classifier" and task == "reranker":
-        return  # the reranker reads its own config; it decides
+    if src.format in ("bertkit", "hf-task") and src.task == "classifier" and task == "reranker":
+        return  # the reranker reads its own config (bertkit) or counts the outputs (transformers): it decides
+    if src.task == "reranker" and task == "classifier" and src.format == "hf-task":
+        what = "a sentence-transformers CrossEncoder" if src.cross_encoder else f"a Hugging Face {src.architecture} checkpoint"
+        raise ModelLoadError(f"{src.path} is {what} with one output (a relevance score), not a classifier; "
+                             "rank with it instead: bertkit rerank rank --model DIR (library: bertkit.Reranker.load)")
     what = f"a Hugging Face {src.architecture} checkpoint" if src.architecture else (
         f"a {_NAMES['encoder']} (no task head)" if src.task == "encoder" else f"a {_NAMES.get(src.task, src.task)} directory"
     )

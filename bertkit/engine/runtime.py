@@ -248,13 +248,16 @@ def _version(*distributions: str) -> str:
 
 
 def _cache_key(device: str, model: str | None, features: CpuFeatures | None) -> str:
-    import torch
-
+    """The probe cache's key; on a CPU torch-free (its version read from the package metadata),
+    so a warm start can find a cached probe without importing torch."""
     feats = features or cpu_features()
-    parts = [PROBE_VERSION, feats.model, sorted(feats.flags), device, torch.__version__, _version("transformers"),
+    parts = [PROBE_VERSION, feats.model, sorted(feats.flags), device, _version("torch"), _version("transformers"),
              _version("onnxruntime", "onnxruntime-gpu"), model]
-    if device != "cpu" and torch.cuda.is_available():
-        parts.append(torch.cuda.get_device_name(device))
+    if device != "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            parts.append(torch.cuda.get_device_name(device))
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 

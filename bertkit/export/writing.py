@@ -2,6 +2,14 @@
 
 A failure, Ctrl-C or SIGTERM half-way leaves no OUT (and no temporary directory); an
 existing OUT is refused unless it is empty, so no model the user has is ever overwritten.
+Two exports to the same OUT: the second is refused in one line (the project's output lock,
+:func:`bertkit.io.atomic.output_lock`, which every model-directory writer holds); what a
+killed export left beside OUT is removed by the next one.
+
+Not :func:`bertkit.modeldir.writing_model_dir`: that writes bertkit's own format (it swaps
+in only a directory with ``bertkit.json`` and ``manifest.json``) and replaces what is at
+OUT, while an export is a transformers or sentence-transformers directory that must hold
+only that library's files, and never replaces anything.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from bertkit.io.atomic import DIR_MODE, FILE_MODE, OutputError, output_error, temp_sibling
+from bertkit.io.atomic import DIR_MODE, FILE_MODE, OutputError, output_error, output_lock, temp_sibling
 
 __all__ = ["check_new_directory", "new_directory", "edit_json"]
 
@@ -28,26 +36,26 @@ def check_new_directory(out: str | os.PathLike, option: str = "OUT") -> Path:
 
 @contextlib.contextmanager
 def new_directory(out: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temporary directory beside ``out``; on success it becomes ``out``."""
+    """Yield an empty temporary directory beside ``out`` (``out``'s lock held); on success it becomes ``out``."""
     out = check_new_directory(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise (output_error(exc, out) or exc) from None
-    tmp = temp_sibling(out)
-    try:
-        tmp.mkdir()
-        yield tmp
-        _set_modes(tmp)
-        if out.is_dir():
-            out.rmdir()  # empty (checked); a directory that filled meanwhile makes this fail, untouched
-        os.rename(tmp, out)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        failure = output_error(exc, out) if isinstance(exc, OSError) else None
-        if failure is not None:
-            raise failure from None
-        raise
+    with output_lock(out, "OUT"):  # creates the parent; a second writer of OUT: one line
+        check_new_directory(out)  # again under the lock: another export may have just finished there
+        for stale in out.parent.glob(f".{out.name}.*.tmp"):  # what a killed export left (none runs now: the lock)
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() and not stale.is_symlink() else None
+        tmp = temp_sibling(out)
+        try:
+            tmp.mkdir()
+            yield tmp
+            _set_modes(tmp)
+            if out.is_dir():
+                out.rmdir()  # empty (checked); a directory that filled meanwhile makes this fail, untouched
+            os.rename(tmp, out)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            failure = output_error(exc, out) if isinstance(exc, OSError) else None
+            if failure is not None:
+                raise failure from None
+            raise
 
 
 def _set_modes(directory: Path) -> None:

@@ -1,8 +1,9 @@
 """Labelled predictions to a file: ``.jsonl`` (one object per text), ``.csv`` or ``.tsv``.
 
-Each row is ``{"text", "label", "top": [{"label", "probability"}, ...]}``; the tables get
-the columns ``text, label, label_1, probability_1, ..., label_k, probability_k``. Files
-are written atomically.
+Each row is ``{"text", "label", "top": [{"label", "probability"}, ...]}`` (a multi-label
+model's rows also hold ``"labels"``: every predicted label); the tables get the columns
+``text, label, label_1, probability_1, ..., label_k, probability_k`` (after ``label``,
+``labels`` as a JSON list when the rows have it). Files are written atomically.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def write_predictions(path: str | os.PathLike, rows: list[dict]) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter="\t" if tsv else ",", lineterminator="\n")
     k = len(rows[0]["top"]) if rows else 1
-    writer.writerow(["text", "label"] + [c for i in range(1, k + 1) for c in (f"label_{i}", f"probability_{i}")])
+    multi = bool(rows) and "labels" in rows[0]
+    writer.writerow(["text", "label"] + (["labels"] if multi else []) + [c for i in range(1, k + 1) for c in (f"label_{i}", f"probability_{i}")])
     for r in rows:
         text = r["text"].replace("\t", " ").replace("\n", " ") if tsv else r["text"]
-        writer.writerow([text, r["label"]] + [v for t in r["top"] for v in (t["label"], t["probability"])])
+        chosen = [json.dumps(r["labels"], ensure_ascii=False)] if multi else []
+        writer.writerow([text, r["label"]] + chosen + [v for t in r["top"] for v in (t["label"], t["probability"])])
     atomic_write_text(path, buffer.getvalue())
     return path

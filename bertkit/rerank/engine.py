@@ -8,8 +8,8 @@ least ``1 - INT8_MAX_METRIC_DROP/100`` of the queries.
 from __future__ import annotations
 
 import numpy as np
+from torch import nn
 
-from bertkit.classification.model import PoolingHead
 from bertkit.encoder.encoder import Encoder
 from bertkit.engine.onnx_export import ExportInfo
 from bertkit.engine.quality import CALIBRATION_TEXTS, INT8_MAX_METRIC_DROP
@@ -37,7 +37,13 @@ def _logits(encoder: Encoder, run, queries: list[str], passages: list[str]) -> n
     return out
 
 
-def build_export(encoder: Encoder, head: PoolingHead, *, dtype: str, name: str) -> TaskExport:
+def _signature(head: nn.Module) -> str:
+    """A bertkit head's pooling, or a transformers head's own signature (its class)."""
+    signature = getattr(head, "signature", None)
+    return signature if isinstance(signature, str) else head.spec.pooling
+
+
+def build_export(encoder: Encoder, head: nn.Module, *, dtype: str, name: str) -> TaskExport:
     """Export the cross-encoder (cached by content); int8 is first vetted on the calibration groups."""
     from bertkit.engine.backends import TorchBackend
 
@@ -56,4 +62,4 @@ def build_export(encoder: Encoder, head: PoolingHead, *, dtype: str, name: str) 
         return None
 
     return task_backend(graph, graph.input_names, ["scores"], dtype=dtype, kind="classifier", name=name,
-                        max_length=encoder.max_length, calibrate=calibrate, signature="rerank:" + head.spec.pooling, labels=["relevance"])
+                        max_length=encoder.max_length, calibrate=calibrate, signature="rerank:" + _signature(head), labels=["relevance"])

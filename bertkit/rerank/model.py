@@ -1,8 +1,9 @@
 """The cross-encoder's modules: a one-logit pooling head, and encoder + head for training.
 
 The head is the classifier's :class:`~bertkit.classification.model.PoolingHead` with one
-output; :class:`RelevanceHead` reads an :class:`EncoderOutput` and returns that logit, so
-torch inference, training and the ONNX graph run the very same module.
+output (or a transformers checkpoint's own, :class:`~bertkit.encoder.taskheads.SequenceLogits`);
+:class:`RelevanceHead` reads an :class:`EncoderOutput` and returns that logit, so torch inference,
+training and the ONNX graph run the very same module.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def build_head(spec: HeadSpec, encoder: Encoder) -> PoolingHead:
 class RelevanceHead(nn.Module):
     """EncoderOutput -> relevance logits. # -> (B,) float32"""
 
-    def __init__(self, head: PoolingHead) -> None:
+    def __init__(self, head: nn.Module) -> None:  # PoolingHead or SequenceLogits: out -> ((B, 1), _)
         super().__init__()
         self.head = head
 
@@ -52,7 +53,7 @@ class CrossEncoderModel(nn.Module):
         return self.head(out)  # (B,)
 
 
-def relevance_graph(encoder: Encoder, head: PoolingHead) -> EncoderGraph:
+def relevance_graph(encoder: Encoder, head: nn.Module) -> EncoderGraph:
     """ids -> relevance logits on the engine's one forward. # (B, T) x k -> (B,)"""
     relevance = RelevanceHead(head)
     return EncoderGraph(encoder.model, relevance, encoder.input_keys, hidden_states=relevance.needs_hidden_states,

@@ -1,4 +1,4 @@
-"""Save and load reranker directories; read sentence-transformers ``CrossEncoder`` directories.
+"""Save reranker directories; build a reranker from what the one loader found.
 
 A bertkit reranker directory is a model directory (:mod:`bertkit.modeldir`, task
 ``rerank``) holding::
@@ -9,11 +9,14 @@ A bertkit reranker directory is a model directory (:mod:`bertkit.modeldir`, task
     encoder/                   a whole Hugging Face encoder (source "included")
     history.json, training_curves.png
 
-A directory saved by ``sentence_transformers.CrossEncoder(...).save(dir)`` (a Hugging Face
-``*ForSequenceClassification`` directory with one label) loads too: the bare encoder
-through the usual loader, its ``classifier`` layer as the head over the model's pooler
-(BERT-family: ``pooler -> dropout -> classifier``), and its saved activation
-(``Sigmoid`` by default for one label, as ``CrossEncoder`` does).
+Which directory a source is, is :func:`bertkit.engine.loader.resolve_source`'s call
+(task ``reranker``). A transformers ``*ForSequenceClassification`` checkpoint with one
+output, such as one saved by ``sentence_transformers.CrossEncoder(...).save(dir)``, is
+loaded as the classifier loads transformers checkpoints (the whole task model, its bare
+encoder through the one forward, the checkpoint's own head modules:
+:class:`bertkit.encoder.taskheads.SequenceLogits`, so BERT, DistilBERT, RoBERTa / XLM-R,
+ELECTRA, DeBERTa-v2 and ModernBERT cross-encoders all load), with the saved activation
+(``Sigmoid`` by default for one label, as ``CrossEncoder`` does) and ``max_seq_length``.
 """
 
 from __future__ import annotations
@@ -22,9 +25,8 @@ import json
 import os
 from pathlib import Path
 
-import torch
-from safetensors import safe_open
 from safetensors.torch import load_file
+from torch import nn
 
 from bertkit.classification.config import EncoderSpec
 from bertkit.classification.model import HeadSpec, PoolingHead
@@ -32,24 +34,19 @@ from bertkit.classification.modeldir import load_encoder
 from bertkit.encoder.delta import save_deltas, weight_deltas
 from bertkit.encoder.encoder import Encoder
 from bertkit.encoder.loading import load_model
+from bertkit.encoder.taskheads import SequenceLogits
+from bertkit.engine.loader import ModelSource
 from bertkit.errors import ModelLoadError
-from bertkit.modeldir import CONFIG_FILE, default_model_dir, finish_writing, start_writing
+from bertkit.modeldir import finish_writing, start_writing
 from bertkit.rerank.config import RerankConfig, read_config
 from bertkit.rerank.model import build_head
 from bertkit.training.checkpoint import save_weights
 
-__all__ = ["HEAD_FILE", "DELTA_FILE", "save_reranker", "load_parts", "is_cross_encoder_dir", "resolve_dir"]
+__all__ = ["HEAD_FILE", "DELTA_FILE", "save_reranker", "load_parts"]
 
 HEAD_FILE = "head.safetensors"
 DELTA_FILE = "delta.safetensors"  # inside adapter/
 _ACTIVATIONS = {"Sigmoid": "sigmoid", "Identity": "identity"}
-
-
-def resolve_dir(path: str | os.PathLike | None) -> Path:
-    """``None`` or ``"default"``: the shipped reranker; otherwise the directory given."""
-    if path is None or str(path) == "default":
-        return default_model_dir("rerank")
-    return Path(path).expanduser()
 
 
 def save_reranker(directory: str | os.PathLike, config: RerankConfig, head: PoolingHead, encoder: Encoder, *,
@@ -71,21 +68,12 @@ def save_reranker(directory: str | os.PathLike, config: RerankConfig, head: Pool
     return directory
 
 
-def is_cross_encoder_dir(directory: Path) -> bool:
-    """A Hugging Face sequence-classification directory without a bertkit config."""
-    if (directory / CONFIG_FILE).exists() or not (directory / "config.json").is_file():
-        return False
-    try:
-        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return any(str(a).endswith("ForSequenceClassification") for a in config.get("architectures") or [])
-
-
-def load_parts(directory: Path, *, device: str, dtype: str) -> tuple[RerankConfig, Encoder, PoolingHead]:
-    """(config, encoder, head) of a bertkit reranker or a sentence-transformers CrossEncoder directory."""
-    if is_cross_encoder_dir(directory):
-        return _load_cross_encoder(directory, device=device, dtype=dtype)
+def load_parts(source: ModelSource, *, device: str, dtype: str) -> tuple[RerankConfig, Encoder, nn.Module]:
+    """(config, encoder, head) of what the loader resolved: a bertkit reranker or a
+    transformers cross-encoder checkpoint (a sentence-transformers CrossEncoder)."""
+    directory = source.path
+    if source.format == "hf-task":
+        return _load_cross_encoder(source, device=device, dtype=dtype)
     if not directory.exists():
         raise ModelLoadError(f"{directory}: no such reranker directory")
     config = read_config(directory)
@@ -124,32 +112,22 @@ def _activation(directory: Path, hf: dict) -> str:
     return _ACTIVATIONS[name]
 
 
-def _classifier_weights(directory: Path) -> dict[str, torch.Tensor]:
-    found: dict[str, torch.Tensor] = {}
-    for file in sorted(directory.glob("*.safetensors")):
-        with safe_open(str(file), framework="pt") as handle:
-            for key in handle.keys():
-                if key in ("classifier.weight", "classifier.bias"):
-                    found[key.split(".", 1)[1]] = handle.get_tensor(key)
-    return found
-
-
-def _load_cross_encoder(directory: Path, *, device: str, dtype: str) -> tuple[RerankConfig, Encoder, PoolingHead]:
+def _load_cross_encoder(source: ModelSource, *, device: str, dtype: str) -> tuple[RerankConfig, Encoder, SequenceLogits]:
+    directory = source.path
     hf = _json(directory / "config.json")
-    labels = hf.get("id2label") or {}
-    if hf.get("num_labels", len(labels) or 1) != 1 and len(labels) != 1:
-        raise ModelLoadError(f"{directory}: a reranker has one output; this model has {len(labels)} labels")
-    weights = _classifier_weights(directory)
-    if set(weights) != {"weight", "bias"} or tuple(weights["weight"].shape)[0] != 1:
-        raise ModelLoadError(f"{directory}: no one-output 'classifier' layer in its weights (a BERT-family CrossEncoder is expected)")
+    activation = _activation(directory, hf)  # checked before the weights are read
     max_length = _json(directory / "sentence_bert_config.json").get("max_seq_length")
-    encoder = Encoder(directory, device=device, dtype=dtype, max_length=max_length if isinstance(max_length, int) else None)
-    if not encoder.has_pooler:
-        raise ModelLoadError(f"{directory}: its classification head reads the pooler, which this checkpoint lacks "
-                             f"({hf.get('model_type')!r}); BERT-family CrossEncoders are supported")
-    spec = HeadSpec(pooling="pooler", dropout=0.0)
-    head = build_head(spec, encoder)
-    head.classifier.load_state_dict(weights)
-    config = RerankConfig(max_length=encoder.max_length, head=spec, encoder=EncoderSpec("included"), activation=_activation(directory, hf),
-                          training={"source": "sentence-transformers CrossEncoder"})
-    return config, encoder, head.to(encoder.device).eval()
+    encoder = Encoder(directory, device=device, dtype=dtype, task="classifier",
+                      max_length=max_length if isinstance(max_length, int) else None)
+    outputs = int(encoder.task_model.config.num_labels)
+    if outputs != 1:
+        raise ModelLoadError(f"{directory}: a reranker has one output; this model has {outputs} labels "
+                             "(load it as a classifier of pairs: bertkit.Classifier.load)")
+    head = SequenceLogits(encoder.task_model, str(directory)).eval()
+    if head.needs_pooler and not encoder.has_pooler:
+        raise ModelLoadError(f"{directory}: {source.architecture} scores the pooler output, but the checkpoint has no pooler weights")
+    spec = HeadSpec(pooling="pooler" if head.needs_pooler else "cls", dropout=0.0)
+    origin = "sentence-transformers CrossEncoder" if source.cross_encoder else "transformers"
+    config = RerankConfig(max_length=encoder.max_length, head=spec, encoder=EncoderSpec("included"), activation=activation,
+                          training={"source": origin, "architecture": source.architecture})
+    return config, encoder, head

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bertkit.classification.model import PoolingHead
 from bertkit.encoder.encoder import Encoder
-from bertkit.engine.runtime import Runtime, model_key, probe_encoder, resolve_runtime
+from bertkit.engine.loader import load_on_runtime, resolve_source
+from bertkit.engine.runtime import Runtime
 from bertkit.errors import BertkitWarning, ParameterError
 from bertkit.rerank.config import RerankConfig
 from bertkit.rerank.model import RelevanceHead, pair_windows
-from bertkit.rerank.modeldir import load_parts, resolve_dir
+from bertkit.rerank.modeldir import load_parts
 
 __all__ = ["RankResult", "PairScore", "Reranker", "load_reranker"]
 
@@ -79,7 +79,8 @@ class Reranker:
 
     TASK = "reranker"
 
-    def __init__(self, path: Path, config: RerankConfig, encoder: Encoder, head: PoolingHead, runtime: Runtime) -> None:
+    def __init__(self, path: Path, config: RerankConfig, encoder: Encoder, head: torch.nn.Module, runtime: Runtime) -> None:
+        # head: a bertkit PoolingHead, or a transformers checkpoint's own (SequenceLogits)
         self.path, self.config, self.encoder, self.runtime = path, config, encoder, runtime
         self.relevance = RelevanceHead(head).eval()
         self._export = None
@@ -88,23 +89,17 @@ class Reranker:
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, backend: str = "auto", dtype: str = "auto", device: str = "auto") -> "Reranker":
         """Load a reranker directory, or a sentence-transformers CrossEncoder directory
-        (``None`` / ``"default"``: the shipped reranker)."""
-        directory = resolve_dir(path)
-        if path is None or str(path) == "default":
+        (``None`` / ``"default"``: the shipped reranker), through the one loader
+        (:mod:`bertkit.engine.loader`)."""
+        source = resolve_source(None if path is None or str(path) == "default" else path, "reranker")
+        if source.default:
             warnings.warn(UNDERTRAINED, BertkitWarning, stacklevel=2)
-        probed: list = []
 
-        def probe(dev: str):
-            probed.append(load_parts(directory, device=dev, dtype="fp32"))
-            return probe_encoder(probed[0][1])
+        def build(dev: str, torch_dtype: str, _runtime=None):
+            return load_parts(source, device=dev, dtype=torch_dtype)
 
-        runtime = resolve_runtime(backend, dtype, device, model=model_key(directory), probe=probe)
-        if probed:
-            config, encoder, head = probed[0]
-            encoder.dtype = runtime.torch_dtype
-        else:
-            config, encoder, head = load_parts(directory, device=runtime.device, dtype=runtime.torch_dtype)
-        return cls(directory, config, encoder, head, runtime)
+        runtime, (config, encoder, head) = load_on_runtime(source, backend, dtype, device, build, lambda built: [built[1]])
+        return cls(source.path, config, encoder, head, runtime)
 
     @property
     def name(self) -> str:

@@ -9,28 +9,29 @@
       ann.usearch           the approximate graph (usearch's own file format), when built
       manifest.json         sha256 of every file (bertkit.modeldir)
 
-A writer holds ``.INDEX.lock`` beside the directory (``fcntl.flock``: released by the
-kernel when the process dies, so a killed build never leaves it held). The new directory
-is complete (manifest written) before it replaces the old one with one ``renameat2``
-exchange, so a reader or a killed writer sees the old index or the new, never a mix.
+A writer holds ``.INDEX.lock`` beside the directory (:func:`bertkit.io.atomic.output_lock`:
+``fcntl.flock``, released by the kernel when the process dies, so a killed build never
+leaves it held; here also one thread at a time). The index is saved as every model
+directory is (:func:`bertkit.modeldir.writing_model_dir`): written whole into a hidden
+sibling, complete (manifest written) before it replaces the old one with one
+``renameat2`` exchange, so a reader or a killed writer sees the old index or the new,
+never a mix; what a killed writer left is cleared by the next one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from bertkit.errors import ModelLoadError, UsageError
-from bertkit.io.atomic import exchange_paths, output_error, temp_sibling
-from bertkit.modeldir import MANIFEST_FILE, finish_writing, read_model_dir, start_writing
+from bertkit.io.atomic import output_lock
+from bertkit.modeldir import MANIFEST_FILE, finish_writing, read_model_dir, start_writing, writing_model_dir
 from bertkit.retrieval.config import IndexConfig
 from bertkit.retrieval.precision import Quantizer
 from bertkit.retrieval.table import Table
@@ -38,48 +39,32 @@ from bertkit.retrieval.table import Table
 __all__ = ["writer_lock", "write_index", "check_target", "read_index", "generation", "VECTORS_FILE", "PASSAGES_FILE", "ANN_FILE"]
 
 VECTORS_FILE, PASSAGES_FILE, ANN_FILE = "vectors.safetensors", "passages.parquet", "ann.usearch"
-_HELD: dict[str, int] = {}  # resolved index path -> depth, for this process's own nested holds
+_HELD: dict[str, int] = {}  # absolute index path -> the thread holding its writer lock
 _HELD_LOCK = threading.Lock()
-
-
-def _lock_path(path: Path) -> Path:
-    return path.parent / f".{path.name}.lock"
+_OPTION = "index"  # how lock messages name the directory
 
 
 @contextlib.contextmanager
 def writer_lock(path: str | os.PathLike):
-    """Hold the index's writer lock; another process (or thread) holding it: refused, one line."""
+    """Hold the index's writer lock (the project's one output lock, nested by the save inside);
+    another process or thread holding it: refused, one line."""
     path = Path(path).expanduser().absolute()
     key = str(path)
     with _HELD_LOCK:
-        if key in _HELD and _HELD[key] == threading.get_ident():
-            nested = True
-        elif key in _HELD:
+        owner = _HELD.get(key)
+        if owner is not None and owner != threading.get_ident():
             raise UsageError(f"{path} is being written by another thread; try again when it has finished")
-        else:
-            nested = False
-    if nested:
+        if owner is None:
+            _HELD[key] = threading.get_ident()
+    if owner is not None:  # this thread's own nested hold
         yield path
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise (output_error(exc, path) or exc) from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(f"{path} is being written by another process (lock {_lock_path(path).name} held); try again when it has finished") from None
-        with _HELD_LOCK:
-            _HELD[key] = threading.get_ident()
-        try:
+        with output_lock(path, _OPTION):
             yield path
-        finally:
-            with _HELD_LOCK:
-                _HELD.pop(key, None)
     finally:
-        os.close(fd)
+        with _HELD_LOCK:
+            _HELD.pop(key, None)
 
 
 def generation(path: str | os.PathLike) -> str | None:
@@ -90,21 +75,6 @@ def generation(path: str | os.PathLike) -> str | None:
         return None
 
 
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Put the complete directory ``tmp`` at ``target``; the old one is removed after."""
-    if not target.exists():
-        os.rename(tmp, target)
-        return
-    check_target(target)
-    if exchange_paths(tmp, target):
-        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old index
-        return
-    old = temp_sibling(target, ".old")  # no atomic exchange: two renames, the old kept until the new is in
-    os.rename(target, old)
-    os.rename(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def check_target(target: Path) -> None:
     """Refuse to replace something that is not an index directory (a file, a folder of other files)."""
     target = Path(target)
@@ -112,21 +82,14 @@ def check_target(target: Path) -> None:
         raise UsageError(f"{target} exists and is not a bertkit index directory; choose another output")
 
 
-def _clean_stale(target: Path) -> None:
-    """Remove the temporary siblings a killed writer left (only ever called under the lock)."""
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
-
-
 def write_index(path: Path, config: IndexConfig, table: Table, quantizer: Quantizer, ann=None) -> None:
-    """Write the whole index into a hidden sibling, then swap it in (caller holds the lock)."""
+    """Write the whole index into a hidden sibling, then swap it in (``writing_model_dir``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from safetensors.numpy import save_file
 
-    _clean_stale(path)
-    tmp = temp_sibling(path)
-    try:
+    check_target(path)  # an existing folder of other files is never replaced
+    with writing_model_dir(path, _OPTION) as tmp:
         start_writing(tmp)
         tensors = {"keys": table.keys.astype(np.int64), "vectors": np.ascontiguousarray(table.vectors)}
         if table.rescore is not None:
@@ -145,13 +108,6 @@ def write_index(path: Path, config: IndexConfig, table: Table, quantizer: Quanti
         if ann is not None:
             ann.save(tmp / ANN_FILE)
         finish_writing(tmp, config)
-        _swap_in(tmp, path)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        failure = output_error(exc, path) if isinstance(exc, OSError) else None
-        if failure is not None:
-            raise failure from None
-        raise
 
 
 def read_index(path: str | os.PathLike) -> tuple[IndexConfig, Table, Quantizer, Path | None]:

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from bertkit.serve.budget import EncoderCounter, count_pair_tokens, count_tokens
 from bertkit.serve.errors import ApiError
 from bertkit.serve.routes_embed import _ERRORS, text_list
 
@@ -103,13 +104,12 @@ def _parts(request: Request) -> RerankParts:
     return parts if parts is not None else RerankParts()
 
 
-def _check_lengths(reranker, query: str, texts: list[str]) -> None:
+def _check_lengths(reranker, pairs: list[int]) -> None:
     """413 for a (query, text) pair over the model's maximum length (TEI's truncate=false)."""
-    counts = reranker.encoder.count_tokens([query] + texts)
     limit = reranker.encoder.max_length
-    for i, c in enumerate(counts[1:]):
-        if counts[0] + c - 1 > limit:
-            raise ApiError(413, f"texts[{i}]: query + text is {counts[0] + c - 1} tokens, over the model's {limit}; send truncate: true")
+    for i, tokens in enumerate(pairs):
+        if tokens > limit:
+            raise ApiError(413, f"texts[{i}]: query + text is {tokens} tokens, over the model's {limit}; send truncate: true")
 
 
 def _texts(query: str, texts: list[str], limit: int, field: str) -> list[str]:
@@ -127,8 +127,9 @@ async def rerank_tei(body: TeiRerankRequest, request: Request):
     if body.truncation_direction.lower() != "right":
         raise ApiError(422, f"truncation_direction {body.truncation_direction!r} is not supported; valid: right")
     reranker = await run_in_threadpool(_parts(request).get, "rerank")
+    pairs = await count_pair_tokens(state, EncoderCounter(reranker.encoder), body.query, texts)  # 413 over --max-input-tokens
     if not body.truncate:
-        _check_lengths(reranker, body.query, texts)
+        _check_lengths(reranker, pairs)
     results = await run_in_threadpool(reranker.rank, body.query, texts, None, raw=body.raw_scores)
     out = [{"index": r.index, "score": r.score, **({"text": r.text} if body.return_text else {})} for r in results]
     return JSONResponse(out, headers={"x-total-time": str(int(1000 * (time.perf_counter() - started)))})
@@ -141,8 +142,9 @@ async def rerank_cohere(body: CohereRerankRequest, request: Request):
     docs = [d if isinstance(d, str) else d.text for d in body.documents]
     texts = _texts(body.query, docs, state.options.max_client_batch_size, "documents")
     reranker = await run_in_threadpool(_parts(request).get, "rerank")
+    pairs = await count_pair_tokens(state, EncoderCounter(reranker.encoder), body.query, texts)  # 413 over --max-input-tokens
     results = await run_in_threadpool(reranker.rank, body.query, texts, body.top_n)
-    tokens = sum(reranker.encoder.count_tokens([body.query])) * len(texts) + sum(reranker.encoder.count_tokens(texts))
+    tokens = sum(pairs)
     out = [{"index": r.index, "relevance_score": r.score, **({"document": {"text": r.text}} if body.return_documents else {})}
            for r in results]
     return JSONResponse({"id": uuid.uuid4().hex, "results": out, "model": body.model or reranker.name,
@@ -159,9 +161,11 @@ async def answer_from_index(body: dict, request: Request):
     single = isinstance(req.question, str)
     questions = text_list(req.question, state.options.max_client_batch_size, "question")
     parts = _parts(request)
+    qa = state.model("qa")
+    await count_tokens(state, qa.counter, questions)  # 413 over --max-input-tokens, before any retrieval
     index = await run_in_threadpool(parts.get, "index")
     reranker = await run_in_threadpool(parts.get, "rerank") if req.rerank and parts.served("rerank") else None
-    reader = state.model("qa").reader
+    reader = qa.reader
     answers = await run_in_threadpool(lambda: reader.answer(questions, index=index, rerank=reranker, passages=req.passages,
                                                             null_threshold=req.null_threshold))
     out = [a.to_dict() for a in answers]

@@ -6,7 +6,8 @@ dense by reciprocal rank fusion). Answer: ``{"query", "hits": [hit, ...]}`` for 
 ``{"results": [{"query", "hits"}, ...]}`` for a list; a hit is
 :meth:`bertkit.retrieval.Hit.to_dict` (passage_id, doc_id, score, text, start, end,
 metadata). The index is loaded once on first use (shared with ``/answer``); the search
-runs in a worker thread. Bad input: 400 / 422 with a JSON error.
+runs in a worker thread. Bad input: 400 / 422 with a JSON error; queries over
+``--max-input-tokens`` (counted by the index's encoder): 413.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bertkit.errors import ParameterError
+from bertkit.serve.budget import EncoderCounter, count_tokens
 from bertkit.serve.errors import ApiError
 from bertkit.serve.routes_embed import _ERRORS, text_list
 from bertkit.serve.routes_rerank import _parts
@@ -50,6 +52,7 @@ async def search(body: SearchRequest, request: Request):
     texts = text_list(body.query if body.query is not None else body.queries, state.options.max_client_batch_size,
                       "query" if body.query is not None else "queries")
     index = await run_in_threadpool(_parts(request).get, "index")
+    await count_tokens(state, EncoderCounter(index.embedder.encoder), texts)  # 413 over --max-input-tokens
     try:
         results = await run_in_threadpool(lambda: index.search(texts, body.top_k, filter=body.filter, hybrid=body.hybrid))
     except ParameterError as exc:

@@ -89,15 +89,17 @@ class Tagger:
             model.embedding.states_fn = onnx_states(model.embedding, name=str(source.path))
         return cls(model, config, runtime)
 
-    def tag_words(self, words: Sequence[Sequence[str]], batch_size: int = 64) -> tuple[list[list[str]], list[np.ndarray]]:
-        """Tags and tag probabilities for pre-split sentences."""
+    def tag_words(
+        self, words: Sequence[Sequence[str]], batch_size: int = 64, progress=False
+    ) -> tuple[list[list[str]], list[np.ndarray]]:
+        """Tags and tag probabilities for pre-split sentences (``progress``: a bool or a JobProgress)."""
         if len(words) == 0:
             return [], []
         with self._lock:
-            ids, scores = predict_tags(self.model, [list(w) for w in words], batch_size)
+            ids, scores = predict_tags(self.model, [list(w) for w in words], batch_size, progress)
         return [[self.labels[i] for i in s] for s in ids], scores
 
-    def predict(self, texts: Sequence[str] | Sequence[Sequence[str]], batch_size: int = 64) -> list[list[Entity]]:
+    def predict(self, texts: Sequence[str] | Sequence[Sequence[str]], batch_size: int = 64, progress=False) -> list[list[Entity]]:
         """Entities per raw text (split into words like the tokenizer does), or per pre-split
         word list; for word lists, offsets index the words joined by single spaces."""
         if isinstance(texts, str):
@@ -108,7 +110,7 @@ class Tagger:
         split = self.model.embedding.split(texts)
         if split.offsets is None:
             texts, split.offsets = _joined(split.words)
-        tags, scores = self.tag_words(split.words, batch_size)
+        tags, scores = self.tag_words(split.words, batch_size, progress)
         result = []
         for text, offsets, sent_tags, sent_scores in zip(texts, split.offsets, tags, scores):
             entities = []
@@ -124,13 +126,13 @@ class Tagger:
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         return [TaggedText(t, e) for t, e in zip(texts, self.predict(texts, batch_size or 64))]
 
-    def evaluate(self, data: TagData | str | os.PathLike, batch_size: int | None = None) -> EvalReport:
+    def evaluate(self, data: TagData | str | os.PathLike, batch_size: int | None = None, progress=False) -> EvalReport:
         """Entity P/R/F1 per type and micro, conlleval-style and strict (a CoNLL file or TagData).
         The report is the dict it always was; ``.metrics`` holds the micro scores."""
         if not isinstance(data, TagData):
             data = read_conll(data)
         check_known_tags(data, self.labels)
-        pred, _ = self.tag_words(data.words, batch_size or 64)
+        pred, _ = self.tag_words(data.words, batch_size or 64, progress)
         scheme = self.config.spec.scheme
         report = {
             "sentences": len(data), "words": data.num_words,

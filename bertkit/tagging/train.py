@@ -76,18 +76,24 @@ def _subset(data: TagData, idx: list[int]) -> TagData:
     return TagData([data.words[i] for i in idx], [data.tags[i] for i in idx], data.source, [data.lines[i] for i in idx] if data.lines else [])
 
 
-def predict_tags(model: TaggerModel, words: list[list[str]], batch_size: int = 64) -> tuple[list[list[int]], list[np.ndarray]]:
-    """Tag ids and per-word probabilities of the chosen tags, in input order."""
+def predict_tags(
+    model: TaggerModel, words: list[list[str]], batch_size: int = 64, progress=False
+) -> tuple[list[list[int]], list[np.ndarray]]:
+    """Tag ids and per-word probabilities of the chosen tags, in input order. ``progress``: a
+    bool (a bar of its own) or the command's JobProgress (its one bar)."""
+    from bertkit.io.progress import progress_bar
+
     ids: list[list[int]] = [[] for _ in words]
     scores: list[np.ndarray] = [np.zeros(0, dtype=np.float32) for _ in words]
     order = np.argsort([-len(w) for w in words], kind="stable").tolist()
-    with torch.no_grad():
+    with torch.no_grad(), progress_bar(progress, total=len(words), desc="tagging") as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             paths, probs = model.predict([words[i] for i in idx])
             for row, i in enumerate(idx):
                 ids[i] = paths[row]
                 scores[i] = probs[row, torch.arange(len(paths[row])), torch.tensor(paths[row], dtype=torch.long)].float().cpu().numpy()
+            bar.update(len(idx))
     return ids, scores
 
 

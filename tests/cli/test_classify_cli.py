@@ -282,3 +282,17 @@ def test_compact_bad_model_exit_2_and_no_output(env, attention_model, tmp_path, 
     code, _, err = run(["classify", "compact", "--model", str(source), "--out", str(out), "--delta", "int4"], capsys)
     assert code == 2 and message in err and err.startswith("bertkit: error:") and len(err.strip().splitlines()) == 1
     assert not (out / "manifest.json").exists()
+
+
+def test_predict_json_gives_a_multi_label_models_labels(tmp_path, capsys):
+    """A multi-label classifier predicts every label over 0.5: --json says which (``labels``)."""
+    from hf_tiny import CLASS_LABELS, TEXTS, save_checkpoint
+
+    model = save_checkpoint(tmp_path / "multi", "classifier", multi_label=True, seed=1)
+    args = ["classify", "predict", "--model", str(model), "--backend", "torch", "--dtype", "fp32", "--top-k", str(len(CLASS_LABELS))]
+    code, out, err = run([*args, "--json", *TEXTS], capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    want = [[t["label"] for t in sorted(r["top"], key=lambda t: CLASS_LABELS.index(t["label"])) if t["probability"] > 0.5] for r in rows]
+    assert any(len(labels) != 1 for labels in want)  # not what "label" alone would say
+    assert [r["labels"] for r in rows] == want

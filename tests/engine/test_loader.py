@@ -78,3 +78,39 @@ def test_a_broken_bertkit_config_is_left_to_the_reader(tmp_path):
     (tmp_path / "bertkit.json").write_text(json.dumps({"task": "tagger"}))
     with pytest.raises(ModelLoadError, match="is a tagger directory, not a classifier"):
         resolve_source(tmp_path, "classifier")
+
+
+def _hf_dir(path, architecture: str, labels: int, *, cross_encoder: bool = False, modules: bool = False):
+    """A config-only directory (the loader reads JSON only): what CrossEncoder.save writes, when asked."""
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"architectures": [architecture], "model_type": "bert",
+                                                  "id2label": {str(i): f"LABEL_{i}" for i in range(labels)}}))
+    if modules or cross_encoder:  # sentence-transformers 6 writes modules.json for a CrossEncoder too
+        (path / "modules.json").write_text(json.dumps([{"idx": 0, "name": "0", "path": "", "type": "Transformer"}]))
+    if cross_encoder:
+        (path / "config_sentence_transformers.json").write_text(json.dumps({"model_type": "CrossEncoder", "activation_fn": None}))
+    return path
+
+
+def test_cross_encoders_and_one_output_checkpoints_are_rerankers(tmp_path):
+    ce = resolve_source(_hf_dir(tmp_path / "ce", "BertForSequenceClassification", 1, cross_encoder=True), "reranker")
+    assert (ce.format, ce.task, ce.cross_encoder, ce.architecture) == ("hf-task", "reranker", True, "BertForSequenceClassification")
+    plain = resolve_source(_hf_dir(tmp_path / "plain", "RobertaForSequenceClassification", 1), "reranker")
+    assert (plain.format, plain.task, plain.cross_encoder) == ("hf-task", "reranker", False)
+    nli = resolve_source(_hf_dir(tmp_path / "nli", "BertForSequenceClassification", 3, cross_encoder=True), "classifier")
+    assert (nli.task, nli.cross_encoder) == ("classifier", True)  # an NLI cross-encoder classifies pairs
+    assert resolve_source(nli.path, "reranker").task == "classifier"  # the reranker counts the outputs and says so
+    embedder = resolve_source(_hf_dir(tmp_path / "st", "BertModel", 0, modules=True), "embeddings")
+    assert embedder.format == "sentence-transformers"
+    shipped = resolve_source(None, "reranker")
+    assert (shipped.format, shipped.task, shipped.default) == ("bertkit", "reranker", True)  # its bertkit.json says "rerank"
+
+
+def test_a_reranker_is_not_a_classifier(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"ce is a sentence-transformers CrossEncoder with one output \(a relevance score\), "
+                                             r"not a classifier; rank with it instead: bertkit rerank rank --model DIR"):
+        resolve_source(_hf_dir(tmp_path / "ce", "BertForSequenceClassification", 1, cross_encoder=True), "classifier")
+    with pytest.raises(ModelLoadError, match="BertForSequenceClassification checkpoint with one output"):
+        resolve_source(_hf_dir(tmp_path / "plain", "BertForSequenceClassification", 1), "classifier")
+    with pytest.raises(ModelLoadError, match="is a reranker directory, not a classifier"):
+        resolve_source(resolve_source(None, "reranker").path, "classifier")

@@ -27,6 +27,7 @@ def save_cross_encoder(base: Path, dest: Path, activation=None, seed: int = 0) -
         head = ce.model.classifier if hasattr(ce, "model") and hasattr(ce.model, "classifier") else None
         if head is None:
             head = next(m for n, m in ce.named_modules() if n.endswith("classifier"))
+        head = getattr(head, "out_proj", head)  # RoBERTa / ELECTRA: dense -> out_proj
         head.weight.normal_(0, 3.0)  # scores far apart, so the order is a real test
         head.bias.fill_(0.3)
     ce.save(str(dest))

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from torch import nn
 
 from bertkit.errors import ModelLoadError
@@ -86,3 +87,45 @@ def test_many_labels_are_refused(tiny_bert, tmp_path):
     CrossEncoder(str(tiny_bert), num_labels=3, device="cpu").save(str(tmp_path / "three"))
     with pytest.raises(ModelLoadError, match="one output"):
         Reranker.load(tmp_path / "three")
+
+
+@pytest.mark.parametrize("arch", ["tiny_distilbert", "tiny_electra"])
+def test_other_architectures_load_through_the_checkpoints_own_head(arch, request, tmp_path, one_thread):
+    """Not only BERT's pooler head: the loader's transformers path (the classifier's) serves every family."""
+    from sentence_transformers import CrossEncoder
+
+    path = save_cross_encoder(request.getfixturevalue(arch), tmp_path / arch)
+    want = CrossEncoder(str(path), device="cpu").predict(PAIRS)
+    reranker = Reranker.load(path, backend="torch", dtype="fp32")
+    assert reranker.config.training["source"] == "sentence-transformers CrossEncoder"
+    np.testing.assert_allclose(reranker.score(PAIRS), want, atol=1e-4)
+    assert np.ptp(want) > 1e-3
+
+
+def test_classifier_load_refuses_a_one_output_cross_encoder(cross_encoder_dir):
+    from bertkit import Classifier
+
+    with pytest.raises(ModelLoadError, match="CrossEncoder with one output .* not a classifier; rank with it instead") as info:
+        Classifier.load(cross_encoder_dir)
+    assert "\n" not in str(info.value)
+
+
+def test_a_many_label_cross_encoder_is_a_classifier_of_pairs(tiny_bert, tmp_path, one_thread):
+    """An NLI-style CrossEncoder (3 labels) loads with Classifier.load and gives CrossEncoder's softmax."""
+    from sentence_transformers import CrossEncoder
+
+    from bertkit import Classifier
+
+    torch.manual_seed(1)
+    ce = CrossEncoder(str(tiny_bert), num_labels=3, device="cpu")
+    with torch.no_grad():
+        ce.model.classifier.weight.normal_(0, 3.0)
+    ce.save(str(tmp_path / "nli"))
+    pairs = PAIRS[:6]
+    logits = CrossEncoder(str(tmp_path / "nli"), device="cpu").predict(pairs)  # (N, 3)
+    want = np.exp(logits - logits.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    classifier = Classifier.load(tmp_path / "nli", backend="torch", dtype="fp32")
+    got = classifier.predict_proba([q for q, _ in pairs], [p for _, p in pairs])
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.ptp(want) > 1e-2

@@ -93,6 +93,22 @@ def test_errors_are_json_4xx(server):
     assert server.post("/answer", json={"question": "q", "context": 3}).status_code == 422
 
 
+def test_the_token_budget_is_413_on_the_rerank_and_corpus_routes(server):
+    """--max-input-tokens (32768 by default) holds here as on /embed: refused before any model work."""
+    def refused(path, body):
+        r = server.post(path, json=body)
+        assert r.status_code == 413, (path, r.text)
+        error = r.json()["error"]
+        assert "--max-input-tokens" in (error if isinstance(error, str) else error["message"]), (path, r.text)
+
+    refused("/rerank", {"query": "q", "texts": ["word " * 2000] * 20, "truncate": True})  # 20 pairs of ~2,000 tokens
+    # each document is read with the query: 40 pairs of a ~1,000-token query are over the budget, though the texts are not
+    refused("/v1/rerank", {"query": "word " * 1000, "documents": ["a"] * 40})
+    assert server.post("/v1/rerank", json={"query": "word " * 1000, "documents": ["a"] * 2}).status_code == 200
+    refused("/answer", {"question": ["word " * 520] * 64})  # over the index: retrieve, rerank, read
+    refused("/search", {"queries": ["word " * 520] * 64})
+
+
 def test_nothing_served_is_404():
     with pytest.raises(ApiError) as exc:
         RerankParts().get("rerank")

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from bertkit.errors import UsageError
+from bertkit.io.atomic import OutputError
 from bertkit.retrieval import Index
 from bertkit.retrieval import store
 
@@ -18,7 +19,7 @@ def test_a_second_writer_is_refused(small_index, tmp_path):
     fd = os.open(tmp_path / ".ix.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another writer (its own open file) holds the lock
-        with pytest.raises(UsageError, match="being written by another process"):
+        with pytest.raises(OutputError, match="index .*ix is being written by another bertkit process"):
             small_index.save(target)
     finally:
         os.close(fd)
@@ -96,3 +97,33 @@ def test_searches_from_threads_while_a_writer_adds(small_index):
         t.join()
     assert not errors and len(results) == 20 and all(r == serial for r in results)
     assert len(small_index.search(queries, top_k=50)[0]) > len(small_index.search(queries, top_k=50, filter=keep)[0])
+
+
+def test_a_save_killed_between_its_two_renames_is_recovered_by_the_next(small_index, tiny_embedder, corpus, tmp_path, monkeypatch):
+    """Saved as every model directory is (bertkit.modeldir.writing_model_dir): without an atomic
+    exchange the old index is moved aside first; a kill right then leaves no index, a reader is
+    told where the old one is, and the next writer puts it back before it writes."""
+    from bertkit.errors import ModelLoadError
+    from bertkit.modeldir import directory
+
+    target = tmp_path / "ix"
+    small_index.save(target)
+    small_index.add(["A new document about volcanoes."], ids=["volcano"])
+
+    def killed(step):
+        if step == "aside":
+            raise KeyboardInterrupt  # SIGTERM between the renames
+
+    monkeypatch.setattr(directory, "exchange_paths", lambda a, b: False)  # no renameat2 (another OS, another filesystem)
+    monkeypatch.setattr(directory, "_save_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        small_index.save(target)
+    assert not target.exists()
+    with pytest.raises(ModelLoadError, match="a save into it was interrupted and the previous model is at .*ix.*old"):
+        Index.load(target, embedder=tiny_embedder)
+    monkeypatch.setattr(directory, "_save_step", lambda step: None)
+    texts, ids, meta = corpus
+    fresh = Index.build(texts[:2], ids[:2], meta[:2], embedder=tiny_embedder, passage_tokens=24, passage_overlap=4)
+    fresh.save(target)  # the old index is put back, then replaced whole
+    assert len(Index.load(target, embedder=tiny_embedder)) == len(fresh)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".ix.") and p.name != ".ix.lock") == []
