@@ -15,7 +15,6 @@ mode, and the ONNX export is built once under a lock.
 from __future__ import annotations
 
 import os
-import warnings
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -27,7 +26,7 @@ import torch
 from bertkit.encoder.encoder import Encoder
 from bertkit.engine.loader import load_on_runtime, resolve_source
 from bertkit.engine.runtime import Runtime
-from bertkit.errors import BertkitWarning, ParameterError
+from bertkit.errors import ParameterError
 from bertkit.rerank.config import RerankConfig
 from bertkit.rerank.model import RelevanceHead, pair_windows
 from bertkit.rerank.modeldir import load_parts
@@ -68,12 +67,6 @@ def _check_pairs(pairs) -> tuple[list[str], list[str]]:
     return queries, passages
 
 
-# The shipped checkpoint is an early one (140 steps on 560 questions, CPU only): it ranks below
-# dense retrieval (bench/rerank.py). Said on every load until a trained one replaces it.
-UNDERTRAINED = ("the shipped reranker is undertrained: on SQuAD-open it ranks below dense retrieval "
-                "(nDCG@10 67.5 vs 84.6, bench/rerank.py); train your own with `bertkit rerank train` (README: Rerank)")
-
-
 class Reranker:
     """A cross-encoder (``[CLS] query [SEP] passage [SEP]`` -> one logit) on torch or ONNX Runtime."""
 
@@ -92,8 +85,6 @@ class Reranker:
         (``None`` / ``"default"``: the shipped reranker), through the one loader
         (:mod:`bertkit.engine.loader`)."""
         source = resolve_source(None if path is None or str(path) == "default" else path, "reranker")
-        if source.default:
-            warnings.warn(UNDERTRAINED, BertkitWarning, stacklevel=2)
 
         def build(dev: str, torch_dtype: str, _runtime=None):
             return load_parts(source, device=dev, dtype=torch_dtype)
