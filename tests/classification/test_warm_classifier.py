@@ -29,6 +29,7 @@ def _same(full, warm, texts=TEXTS):
     assert warm.runtime == full.runtime and warm.labels == full.labels
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_features_classifier(tiny_bert, train_csv, tmp_path):
     out = _train(tiny_bert, train_csv, tmp_path / "m", mode="features")
     assert warm_classifier(out, backend="onnx") is None  # nothing recorded yet

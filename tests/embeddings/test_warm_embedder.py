@@ -41,6 +41,7 @@ def _same(full, expected, warm, batch_size=None):
     assert warm.runtime == full.runtime
 
 
+@pytest.mark.slow  # over ~1.3 s: the default suite stays under 3 minutes
 def test_tiny_bert_default(tiny_bert, cache):
     _same(*_both(tiny_bert))
 

@@ -18,6 +18,8 @@ from bertkit.embeddings.warm import warm_embedder
 from bertkit.engine import fastpath, runtime
 from bertkit.engine.runtime import CpuFeatures, Probe
 
+pytestmark = pytest.mark.slow  # its module fixture builds an ONNX export (~7 s): the default suite stays under 3 minutes
+
 TEXTS = ["a short line", "a rather longer line of text for the tiny model", "x"]
 NO_BF16 = CpuFeatures("test CPU", frozenset({"avx2"}))
 NATIVE_BF16 = CpuFeatures("test CPU", frozenset({"avx2", "avx512_bf16"}))
