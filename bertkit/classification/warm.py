@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit.classification.prediction import Prediction, make_prediction
-from bertkit.engine.fastpath import WarmEntry, WarmStart, file_records, find_warm_start, save_entry, warm_key
+from bertkit.engine.fastpath import WarmEntry, WarmStart, file_records, find_warm_start, is_recorded, save_entry, warm_key
 from bertkit.engine.onnx_runner import TokenizedOnnx
 from bertkit.errors import ParameterError
 from bertkit.io.progress import progress_bar
@@ -94,6 +94,9 @@ def record_classifier(request: Path, asked: tuple[str, str, str], classifier, ex
     settings = encoder.tokenizer_settings()
     if settings is None:
         return False
+    key = warm_key(TASK, request, {}, *asked)
+    if is_recorded(key, TASK, export.directory.name, export.info.content_hash):
+        return True
     roots, files = file_records([classifier.path, encoder.path])
     entry = WarmEntry(
         TASK, [classifier.runtime.backend, classifier.runtime.dtype], str(classifier.path), export.directory.name,
@@ -101,4 +104,4 @@ def record_classifier(request: Path, asked: tuple[str, str, str], classifier, ex
         details={"labels": list(classifier.labels), "multi_label": bool(classifier.multi_label), "heads": len(heads),
                  "path": str(classifier.path)},
     )
-    return save_entry(warm_key(TASK, request, {}, *asked), entry)
+    return save_entry(key, entry)

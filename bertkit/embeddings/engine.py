@@ -86,7 +86,7 @@ def build_backend(encoder: Encoder, layers: LayerSelection, pooling: Pooling, *,
         )
     if from_files:
         encoder.release_weights()  # loaded only if the export or calibration needed them
-    return OnnxBackend(directory / info.model_file, encoder.input_keys)
+    return OnnxBackend(directory / info.model_file, encoder.input_keys, info=info)
 
 
 def pooled_vectors(encoder: Encoder, run, texts: list[str], batch_size: int = 32) -> np.ndarray:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit.engine.fastpath import WarmEntry, WarmStart, file_records, find_warm_start, save_entry, warm_key
+from bertkit.engine.fastpath import WarmEntry, WarmStart, file_records, find_warm_start, is_recorded, save_entry, warm_key
 from bertkit.engine.onnx_runner import TokenizedOnnx
 from bertkit.io.progress import progress_bar
 from bertkit.io.texts import check_texts
@@ -146,14 +146,16 @@ def record_embedder(request: tuple[Path, dict], asked: tuple[str, str, str], emb
     if settings is None or any(step != NORMALIZE for step in embedder.steps):
         return False
     export_dir = backend.path.parent
-    info = read_export_info(export_dir)
+    info = backend.info or read_export_info(export_dir)  # build_backend read and verified it already
     path, options = request
-    sources = [path, encoder.path]
-    roots, files = file_records(sources)
+    key = warm_key(TASK, path, options, *asked)
+    if is_recorded(key, TASK, export_dir.name, info.content_hash):
+        return True
+    roots, files = file_records([path, encoder.path])
     entry = WarmEntry(
         TASK, [embedder.runtime.backend, embedder.runtime.dtype], str(encoder.path), export_dir.name, info.content_hash,
         details={"source": embedder.source, "dim": int(embedder.dim), "normalize": bool(embedder.normalize),
                  "lowercase": bool(embedder.lowercase)},
         sources=roots, files=files, **settings,
     )
-    return save_entry(warm_key(TASK, path, options, *asked), entry)
+    return save_entry(key, entry)

@@ -16,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:  # torch loads in pad_batch only: pad_arrays serves the torch-free ONNX fast path
     import torch
 
-__all__ = ["length_sorted_batches", "pad_arrays", "pad_batch"]
+__all__ = ["length_sorted_batches", "pad_arrays", "pad_batch", "encoding_features"]
 
 
 def length_sorted_batches(
@@ -75,3 +75,18 @@ def pad_arrays(
         arr[filled] = np.fromiter(itertools.chain.from_iterable(f[key] for f in features), dtype=np.int64, count=int(lengths.sum()))
         out[key] = arr
     return out
+
+
+def encoding_features(encodings: Sequence, input_keys: Sequence[str]) -> tuple[list[dict[str, list[int]]], int]:
+    """(one feature dict per Rust-tokenizer ``Encoding``, how many were truncated): ids, token
+    types where the model takes them, and the attention mask."""
+    types = "token_type_ids" in input_keys
+    features, truncated = [], 0
+    for e in encodings:
+        f = {"input_ids": e.ids}
+        if types:
+            f["token_type_ids"] = e.type_ids
+        f["attention_mask"] = e.attention_mask
+        features.append(f)
+        truncated += bool(e.overflowing)
+    return features, truncated

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from bertkit.encoder.batching import length_sorted_batches, pad_batch
+from bertkit.encoder.batching import encoding_features, length_sorted_batches, pad_batch
 from bertkit.encoder.forward import EncoderOutput, run_encoder
 from bertkit.encoder.loading import load_model, load_tokenizer
 from bertkit.errors import BertkitWarning, UsageError, choice_error
@@ -251,17 +251,7 @@ class Encoder:
         backend = self._truncating_tokenizer()
         if backend is None:
             return None
-        encodings = backend.encode_batch(texts, add_special_tokens=True)
-        types = "token_type_ids" in self.input_keys
-        feats = []
-        truncated = 0
-        for e in encodings:
-            f = {"input_ids": e.ids}
-            if types:
-                f["token_type_ids"] = e.type_ids
-            f["attention_mask"] = e.attention_mask
-            feats.append(f)
-            truncated += bool(e.overflowing)
+        feats, truncated = encoding_features(backend.encode_batch(texts, add_special_tokens=True), self.input_keys)
         return Windows(feats, list(range(len(texts))), len(texts), truncated)
 
     def encode(self, *args, **kwargs):

@@ -78,8 +78,9 @@ class TorchBackend:
 class OnnxBackend:
     name = "onnx"
 
-    def __init__(self, path: Path, input_names: list[str], threads: int | None = None) -> None:
+    def __init__(self, path: Path, input_names: list[str], threads: int | None = None, info=None) -> None:
         self.path = Path(path)  # the export's .onnx file (its directory is the export)
+        self.info = info  # the export's verified ExportInfo, when the caller has read it
         self.session = ort_session(path, threads)
         graph_inputs = {i.name for i in self.session.get_inputs()}  # an input the model ignores is pruned by the export
         self.input_names = [n for n in input_names if n in graph_inputs]

@@ -37,7 +37,7 @@ from bertkit.engine.export_info import ExportInfo, cache_root as onnx_cache_root
 from bertkit.engine.runtime import AUTO, Runtime, _version, model_key, resolve_runtime
 
 __all__ = ["WARM_VERSION", "REHASH_BYTES", "FileRecord", "WarmEntry", "WarmStart", "warm_dir", "warm_key", "file_records",
-           "save_entry", "warm_runtime", "find_warm_start"]
+           "save_entry", "is_recorded", "warm_runtime", "find_warm_start"]
 
 WARM_VERSION = 1
 REHASH_BYTES = 4 << 20  # files up to 4 MiB are hashed again on every warm start; larger ones (weights) are known by identity
@@ -175,6 +175,18 @@ def _load_entry(key: str, task: str) -> WarmEntry | None:
     return entry if entry.task == task else None
 
 
+def _files_unchanged(entry: WarmEntry) -> bool:
+    """The same files below the entry's directories as recorded, each unchanged."""
+    return _listing(entry.sources) == [r.path for r in entry.files] and all(r.unchanged() for r in entry.files)
+
+
+def is_recorded(key: str, task: str, export: str, content_hash: str) -> bool:
+    """True when the entry of ``key`` already names this export and its files are unchanged:
+    the full path then has nothing to hash or write again (weights are known by identity)."""
+    entry = _load_entry(key, task)
+    return entry is not None and entry.export == export and entry.content_hash == content_hash and _files_unchanged(entry)
+
+
 def _no_gpu() -> bool:
     """True when torch cannot see a GPU here (a CPU-only torch build, or no GPU device nodes)."""
     if "+cpu" in _version("torch"):
@@ -222,7 +234,7 @@ def find_warm_start(task: str, model: Path, options: dict, backend: str, dtype: 
     runtime = warm_runtime(backend, dtype, device, Path(entry.probe_path))
     if runtime is None or [runtime.backend, runtime.dtype] != entry.runtime:
         return None
-    if _listing(entry.sources) != [r.path for r in entry.files] or not all(r.unchanged() for r in entry.files):
+    if not _files_unchanged(entry):
         return None  # a file added, removed or changed
     export_dir = onnx_cache_root() / entry.export
     try:

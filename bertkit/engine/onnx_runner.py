@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit.encoder.batching import length_sorted_batches, pad_arrays
+from bertkit.encoder.batching import encoding_features, length_sorted_batches, pad_arrays
 from bertkit.encoder.textcut import CHARS_PER_TOKEN
 from bertkit.io.texts import check_texts
 
@@ -88,15 +88,7 @@ class TokenizedOnnx:
             texts = self._prefix_cutter().cut(texts)  # a 50 MB line: only a prefix is tokenised, with the same tokens
         if not texts:
             return Tokenized([], 0)
-        types = "token_type_ids" in self.input_keys
-        features, truncated = [], 0
-        for e in self.tokenizer.encode_batch(texts, add_special_tokens=True):
-            f = {"input_ids": e.ids}
-            if types:
-                f["token_type_ids"] = e.type_ids
-            f["attention_mask"] = e.attention_mask
-            features.append(f)
-            truncated += bool(e.overflowing)
+        features, truncated = encoding_features(self.tokenizer.encode_batch(texts, add_special_tokens=True), self.input_keys)
         return Tokenized(features, truncated)
 
     def _prefix_cutter(self):

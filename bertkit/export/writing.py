@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from bertkit.io.atomic import DIR_MODE, FILE_MODE, OutputError, output_error, output_lock, temp_sibling
+from bertkit.io.atomic import DIR_MODE, FILE_MODE, OutputError, output_lock, staged_directory
 
 __all__ = ["check_new_directory", "new_directory", "edit_json"]
 
@@ -42,20 +42,12 @@ def new_directory(out: str | os.PathLike) -> Iterator[Path]:
         check_new_directory(out)  # again under the lock: another export may have just finished there
         for stale in out.parent.glob(f".{out.name}.*.tmp"):  # what a killed export left (none runs now: the lock)
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() and not stale.is_symlink() else None
-        tmp = temp_sibling(out)
-        try:
-            tmp.mkdir()
+        with staged_directory(out) as tmp:
             yield tmp
             _set_modes(tmp)
             if out.is_dir():
                 out.rmdir()  # empty (checked); a directory that filled meanwhile makes this fail, untouched
             os.rename(tmp, out)
-        except BaseException as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            failure = output_error(exc, out) if isinstance(exc, OSError) else None
-            if failure is not None:
-                raise failure from None
-            raise
 
 
 def _set_modes(directory: Path) -> None:

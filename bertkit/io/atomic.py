@@ -24,7 +24,7 @@ from bertkit.errors import BertkitError
 
 __all__ = [
     "DIR_MODE", "FILE_MODE", "OutputError", "atomic_path", "temp_sibling", "atomic_write_bytes", "atomic_write_text", "check_output",
-    "check_not_input", "set_file_mode", "output_error", "exchange_paths", "output_lock", "link_tree",
+    "check_not_input", "set_file_mode", "output_error", "exchange_paths", "output_lock", "link_tree", "staged_directory",
 ]
 
 
@@ -76,6 +76,24 @@ def temp_sibling(target: Path, suffix: str = "") -> Path:
     once complete: ``.NAME.<random>SUFFIX.tmp``. Only the name: the caller creates it inside
     the ``try`` that removes it, so a signal landing while it is made cannot leave it behind."""
     return target.parent / f".{target.name}.{secrets.token_hex(6)}{suffix}.tmp"
+
+
+@contextlib.contextmanager
+def staged_directory(target: Path) -> Iterator[Path]:
+    """Yield a new empty hidden directory beside ``target`` (:func:`temp_sibling`) for the
+    caller to fill and then move onto ``target`` inside the block. When the block fails (an
+    error, a signal) the directory is removed, and a full or read-only disk is re-raised as
+    :class:`OutputError`; the caller holds ``target``'s :func:`output_lock`."""
+    stage = temp_sibling(target)
+    try:
+        stage.mkdir()  # the mode a new directory gets (umask)
+        yield stage
+    except BaseException as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        failure = output_error(exc, target) if isinstance(exc, OSError) else None
+        if failure is not None:
+            raise failure from None
+        raise
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bertkit.errors import ModelLoadError
-from bertkit.io.atomic import atomic_write_text, exchange_paths, link_tree, output_error, output_lock, temp_sibling
+from bertkit.io.atomic import atomic_write_text, exchange_paths, link_tree, output_lock, staged_directory
 from bertkit.io.files import set_file_modes, sha256_file
 from bertkit.modeldir.legacy import LEGACY_FILES, read_legacy
 from bertkit.modeldir.schema import check_relative, config_from_dict, config_to_json
@@ -73,19 +73,11 @@ def writing_model_dir(target: str | os.PathLike, option: str = "--out") -> Itera
         raise ModelLoadError(f"{target} is a file; a model directory is needed")
     with output_lock(target, option):
         recover_interrupted_save(target)
-        stage = temp_sibling(target)
-        try:
-            stage.mkdir()  # the mode a new directory gets (umask)
+        with staged_directory(target) as stage:
             yield stage
             if not (stage / MANIFEST_FILE).is_file():
                 raise RuntimeError(f"writing {target}: the work directory was never finished (finish_writing)")
             _swap_in(stage, target)
-        except BaseException as exc:
-            shutil.rmtree(stage, ignore_errors=True)
-            failure = output_error(exc, target) if isinstance(exc, OSError) else None
-            if failure is not None:
-                raise failure from None
-            raise
 
 
 @contextlib.contextmanager
