@@ -16,14 +16,23 @@ from bertkit.classification.config import ClassifierConfig, EncoderSpec
 from bertkit.classification.modeldir import write_config
 from bertkit.cli.app import main
 from bertkit.errors import ModelLoadError
+from tiny_data import sentiment_rows, write_rows
 
 
-@pytest.fixture()
-def model(tiny_bert, train_csv, tmp_path):
-    out = tmp_path / "m"
+@pytest.fixture(scope="module")
+def trained(tiny_bert, tmp_path_factory):
+    """Trained once per module (training is the slow part); each test alters its own copy."""
+    root = tmp_path_factory.mktemp("classifier_dir")
+    train_csv = write_rows(root / "train.csv", sentiment_rows(24))
+    out = root / "m"
     train_classifier(ClassifyData(train=str(train_csv), dev=str(train_csv)), out, HeadOptions(mode="features"),
                      RunOptions(epochs=1, patience=0, device="cpu"), model=tiny_bert)
     return out
+
+
+@pytest.fixture()
+def model(trained, tmp_path):
+    return shutil.copytree(trained, tmp_path / "m")
 
 
 def _rewrite(directory, resign: bool, **changes):
