@@ -5,6 +5,7 @@
     python bench/search.py --step precision   # int8 / binary / --dim against fp32 (--data squad | scifact)
     python bench/search.py --step speed       # exact vs usearch: latency at 100k, recall@10 + QPS at 1M random unit vectors
     python bench/search.py --step ann-real    # usearch vs exact on the SciFact index's real vectors and test queries
+    python bench/search.py --step ann-fitted --sizes 9631,1000000  # ... on vectors shaped like them, up to 1M
     python bench/search.py --step build-rate  # Index.build vs Embedder.embed (bertkit embed) on the same SQuAD paragraphs
     python bench/search.py --step report      # write the BENCHMARKS.md section from the saved results
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import replace
@@ -28,22 +28,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from report import DATA, machine, write_section  # noqa: E402
+from search_speed import load_average as _load  # noqa: E402
+from search_speed import report_speed, step_ann_fitted, step_ann_real, step_speed  # noqa: E402
+from search_speed import save_result as _save  # noqa: E402
 
 from bertkit.retrieval import Index  # noqa: E402
 from bertkit.retrieval.corpus import read_corpus  # noqa: E402
 from bertkit.retrieval.evaluate import evaluate_index  # noqa: E402
 from bertkit.retrieval.lexical import bm25_for  # noqa: E402
 from bertkit.retrieval.metrics import METRICS, evaluate_run, read_qrels, read_queries  # noqa: E402
-
-
-def _save(runs: Path, name: str, result: dict) -> None:
-    path = runs / "results.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[name] = result
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
-    print(json.dumps({name: result}, indent=1))
 
 
 def _index(runs: Path, name: str, texts, ids, meta) -> tuple[Index, dict]:
@@ -219,135 +212,6 @@ def step_precision(runs: Path, data: str, max_queries: int = 0) -> None:
     _save(runs, "precision", {"data": data, "rows": rows})
 
 
-def _random_index(n: int, dim: int, backend: str, seed: int = 0) -> tuple[Index, np.ndarray, float]:
-    """An index of n random unit vectors (no texts): (index, vectors, seconds to build the graph)."""
-    from bertkit.retrieval.config import IndexConfig
-    from bertkit.retrieval.precision import Quantizer
-    from bertkit.retrieval.table import Table
-
-    rng = np.random.default_rng(seed)
-    x = np.empty((n, dim), dtype=np.float32)
-    for lo in range(0, n, 100_000):
-        block = rng.standard_normal((min(100_000, n - lo), dim), dtype=np.float32)
-        x[lo : lo + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    empty = [""] * n
-    table = Table(np.arange(n, dtype=np.int64), x, None, [str(i) for i in range(n)], [str(i) for i in range(n)], empty,
-                  np.zeros(n, np.int64), np.zeros(n, np.int64), [{}] * n)
-    config = IndexConfig("-", "random", "-", "mean", False, True, 256, dim, dim, "fp32", backend, 254, 32, n, n, n)
-    index = Index(config, table, Quantizer("fp32"), embedder=None)
-    start = time.perf_counter()
-    if backend == "usearch":
-        index._ensure_graph(table)
-    return index, x, time.perf_counter() - start
-
-
-def _latency(index: Index, queries: np.ndarray, k: int = 10) -> dict:
-    times = []
-    for q in queries:
-        start = time.perf_counter()
-        index.search_vectors(q[None, :], k)
-        times.append(time.perf_counter() - start)
-    t = np.array(times) * 1000
-    return {"p50_ms": round(float(np.percentile(t, 50)), 3), "p99_ms": round(float(np.percentile(t, 99)), 3),
-            "qps_one_at_a_time": round(len(t) / (t.sum() / 1000), 1)}
-
-
-def _recall(a: list, b: list) -> float:
-    """Share of the exact top-k passages the approximate search found. # by passage: a document may have several"""
-    return float(np.mean([len({h.passage_id for h in x} & {h.passage_id for h in y}) / len(y) for x, y in zip(a, b)]))
-
-
-def _source_found(found: list, sources: np.ndarray) -> float:
-    """Share of queries whose source vector (the one each is a noisy copy of) is in its top 10."""
-    return float(np.mean([str(s) in {h.doc_id for h in hits} for hits, s in zip(found, sources)]))
-
-
-def _stored_bytes(x: np.ndarray) -> dict:
-    """Bytes per vector each precision stores, measured on the arrays (vectors + binary's int8 copy)."""
-    from bertkit.retrieval.config import PRECISIONS
-    from bertkit.retrieval.precision import Quantizer
-
-    sample = x[:10_000]
-    out = {}
-    for precision in PRECISIONS:
-        stored, rescore = Quantizer.fit(precision, sample).encode(sample)
-        out[precision] = {"scanned": stored.nbytes // len(sample),
-                          "total": (stored.nbytes + (0 if rescore is None else rescore.nbytes)) // len(sample)}
-    return out
-
-
-def _load() -> float:
-    return round(os.getloadavg()[0], 2)
-
-
-def step_speed(runs: Path, sizes: list[int], graph_max: int, noise: float, efs: list[int]) -> None:
-    """Exact vs usearch on n random unit vectors; queries are noisy copies of indexed vectors.
-
-    x + noise * N(0, I), renormalised: with 0.05 the query keeps cosine ~0.71 with its source,
-    which is then its clear nearest neighbour; ranks 2-10 are random vectors nearly tied
-    (cosine ~0.23-0.25), so recall@10 vs exact is a hard test of the graph's tie-breaking.
-    """
-    rng = np.random.default_rng(1)
-    dim, n_queries = 384, 200
-    result = {"queries": f"{n_queries} noisy copies of indexed vectors: x + {noise} * N(0, I), renormalised", "sizes": {}}
-    for n in sizes:
-        exact, x, _ = _random_index(n, dim, "exact")
-        sources = rng.choice(n, n_queries, replace=False)
-        q = x[sources] + noise * rng.standard_normal((n_queries, dim), dtype=np.float32)
-        q /= np.linalg.norm(q, axis=1, keepdims=True)
-        row = {"load_start": _load(), "query_source_cosine": round(float((q * x[sources]).sum(1).mean()), 3)}
-        if n == sizes[0]:
-            result["bytes_per_vector"] = _stored_bytes(x)
-        start = time.perf_counter()
-        truth = exact.search_vectors(q, 10)
-        row["exact"] = {**_latency(exact, q[:50]), "qps_batched": round(n_queries / (time.perf_counter() - start), 1),
-                        "recall@10": 1.0, "source@10": round(_source_found(truth, sources), 4)}
-        result["sizes"][f"{n} x {dim}"] = row
-        del exact
-        if n > graph_max:
-            row["usearch"] = f"not built (over --graph-max {graph_max})"
-            _save(runs, "speed", result)
-            continue
-        _save(runs, "speed", result)
-        approx, _, build_s = _random_index(n, dim, "usearch")
-        graph = approx._ann._graph
-        row["usearch_build_s"] = round(build_s, 1)
-        row["usearch_graph"] = {"connectivity": graph.connectivity, "expansion_add": graph.expansion_add,
-                                "bytes_per_vector_saved": round(len(graph.save()) / n, 1)}  # vectors + links
-        for ef in efs:
-            approx._ann.expansion_search(ef)
-            start = time.perf_counter()
-            found = approx.search_vectors(q, 10)
-            batched = n_queries / (time.perf_counter() - start)
-            row[f"usearch ef={ef}"] = {**_latency(approx, q[:100]), "qps_batched": round(batched, 1),
-                                       "recall@10": round(_recall(found, truth), 4), "source@10": round(_source_found(found, sources), 4)}
-        row["load_end"] = _load()
-        del approx, x
-        _save(runs, "speed", result)
-
-
-def step_ann_real(runs: Path, efs: list[int]) -> None:
-    """usearch vs exact on real vectors: the SciFact index (9,631 passages) and its 300 test queries."""
-    index = Index.load(runs / "scifact-index", search_backend="exact")
-    queries = np.load(runs / "scifact-queries-300-st.npy")  # sentence-transformers' query vectors (= bertkit's within 1e-7)
-    start = time.perf_counter()
-    truth = index.search_vectors(queries, 10)
-    row = {"passages": len(index), "load_start": _load(), "exact": {**_latency(index, queries[:100]), "recall@10": 1.0,
-           "qps_batched": round(len(queries) / (time.perf_counter() - start), 1)}}
-    approx = Index.load(runs / "scifact-index", search_backend="usearch", embedder=index.embedder)
-    start = time.perf_counter()
-    approx._ensure_graph(approx._table)
-    row["usearch_build_s"] = round(time.perf_counter() - start, 1)
-    for ef in efs:
-        approx._ann.expansion_search(ef)
-        start = time.perf_counter()
-        found = approx.search_vectors(queries, 10)
-        row[f"usearch ef={ef}"] = {**_latency(approx, queries[:100]), "recall@10": round(_recall(found, truth), 4),
-                                   "qps_batched": round(len(queries) / (time.perf_counter() - start), 1)}
-    row["load_end"] = _load()
-    _save(runs, "ann_real", row)
-
-
 def step_build_rate(runs: Path, n: int) -> None:
     """Index.build vs Embedder.embed (what `bertkit embed` runs) on the same n SQuAD paragraphs, one embedder."""
     from bertkit.embeddings.embedder import Embedder
@@ -421,58 +285,23 @@ def _report_precision(data: dict) -> list[str]:
     return lines + ["", "int8 and binary candidates (top_k x 4) are rescored with the fp32 query against the int8 vectors; binary keeps an int8 copy for that (the total column).", ""]
 
 
-def _report_speed(data: dict) -> list[str]:
-    if "speed" not in data or "sizes" not in data["speed"]:
-        return []
-    sp = data["speed"]
-    lines = ["### Exact vs approximate (random unit vectors, 384-d, top 10)", "",
-             "`python bench/search.py --step speed --sizes 100000,1000000 --graph-max 100000`. "
-             f"Queries: {sp['queries']} (cosine to the source ~0.71: the source is the clear nearest neighbour, ranks 2-10 are "
-             "nearly tied random vectors, so recall@10 vs exact tests the graph's tie-breaking; source@10: the source is in the top 10).", "",
-             "| vectors | search | p50 ms | p99 ms | queries/s one at a time | queries/s in a batch of 200 | recall@10 vs exact | source@10 |", "|---|---|---|---|---|---|---|---|"]
-    for size, row in sp["sizes"].items():
-        for name, r in row.items():
-            if isinstance(r, dict) and "p50_ms" in r:
-                lines.append(f"| {size} | {name} | {r['p50_ms']} | {r['p99_ms']} | {r['qps_one_at_a_time']} | {r['qps_batched']} | {r['recall@10']} | {r['source@10']} |")
-        if "usearch_build_s" in row:
-            g = row["usearch_graph"]
-            lines.append(f"| {size} | usearch graph (connectivity {g['connectivity']}, expansion_add {g['expansion_add']}): built in {row['usearch_build_s']} s, "
-                         f"{g['bytes_per_vector_saved']} bytes/vector saved | | | | | | |")
-        else:
-            lines.append(f"| {size} | usearch: {row.get('usearch', 'graph not built (over --graph-max)')} | | | | | | |")
-        lines.append(f"| {size} | load average {row['load_start']} at the start" + (f", {row['load_end']} at the end" if "load_end" in row else "") + " | | | | | | |")
-    if "ann_real" in data:
-        r = data["ann_real"]
-        lines += ["", f"Real vectors (`python bench/search.py --step ann-real`: the SciFact index, {r['passages']:,} passages, its 300 test queries; "
-                  f"load average {r['load_start']}-{r['load_end']}; graph built in {r['usearch_build_s']} s):", "",
-                  "| search | p50 ms | p99 ms | queries/s one at a time | queries/s in a batch of 300 | recall@10 vs exact |", "|---|---|---|---|---|---|"]
-        for name, v in r.items():
-            if isinstance(v, dict):
-                lines.append(f"| {name} | {v['p50_ms']} | {v['p99_ms']} | {v['qps_one_at_a_time']} | {v['qps_batched']} | {v['recall@10']} |")
-    bpv = sp.get("bytes_per_vector", {})
-    if bpv:
-        lines += ["", "Stored bytes per 384-d vector (measured on the arrays): " + "; ".join(
-            f"{p} {v['scanned']}" + (f" scanned, {v['total']} with the int8 rescoring copy" if v["total"] != v["scanned"] else "") for p, v in bpv.items()) + "."]
-    return lines + [""]
-
-
 def step_report(runs: Path) -> None:
     data = json.loads((runs / "results.json").read_text())
     lines = ["## Search (bench/search.py)", "", f"Machine: {machine()}; a CPU shared with other jobs while these ran, so times are upper bounds.",
              "Model: the packaged all-MiniLM-L6-v2 (bertkit's default runtime), documents split into passages of at most 254 tokens "
              "(32 overlapping), a document ranked by its best passage; metrics as trec_eval defines them (checked against pytrec_eval).", ""]
-    lines += _report_quality(data) + _report_build_rate(data) + _report_precision(data) + _report_speed(data)
+    lines += _report_quality(data) + _report_build_rate(data) + _report_precision(data) + report_speed(data)
     write_section("search", "\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--step", required=True, choices=["scifact", "squad", "precision", "speed", "build-rate", "ann-real", "report"])
+    parser.add_argument("--step", required=True, choices=["scifact", "squad", "precision", "speed", "build-rate", "ann-real", "ann-fitted", "report"])
     parser.add_argument("--runs", type=Path, default=Path("/work/runs/search"))
     parser.add_argument("--st-sample", type=int, default=0, help="sentence-transformers embeds only this many documents, for the agreement (0: all, and its own ranking)")
     parser.add_argument("--max-queries", type=int, default=0, help="squad, precision: evaluate on this many questions spread over all (0: all)")
     parser.add_argument("--data", default="squad", choices=["squad", "scifact"], help="precision: the data set whose index is re-stored")
-    parser.add_argument("--sizes", default="100000,1000000", help="speed: numbers of random vectors, comma-separated")
+    parser.add_argument("--sizes", default="100000,1000000", help="speed, ann-fitted: numbers of vectors, comma-separated")
     parser.add_argument("--graph-max", type=int, default=1_000_000, help="speed: build the usearch graph only up to this many vectors")
     parser.add_argument("--noise", type=float, default=0.05, help="speed: per-dimension noise of the query copies")
     parser.add_argument("--ef", default="64,128,256,512", help="speed: usearch expansion_search values")
@@ -489,6 +318,8 @@ def main() -> None:
         step_speed(args.runs, [int(v) for v in args.sizes.split(",")], args.graph_max, args.noise, [int(v) for v in args.ef.split(",")])
     elif args.step == "ann-real":
         step_ann_real(args.runs, [int(v) for v in args.ef.split(",")])
+    elif args.step == "ann-fitted":
+        step_ann_fitted(args.runs, [int(v) for v in args.sizes.split(",")], [int(v) for v in args.ef.split(",")])
     elif args.step == "build-rate":
         step_build_rate(args.runs, args.paragraphs)
     else:
